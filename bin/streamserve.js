@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// The server's entry point: runs the compiled kernel from dist/ (npm run build).
+import { existsSync } from 'node:fs';
+
+const cli = new URL('../dist/core/cli.js', import.meta.url);
+if (!existsSync(cli)) {
+  process.stderr.write('streamserve: not built yet; run `npm run build` (or `npm start`) first\n');
+  process.exit(2);
+}
+const { main, runCommand } = await import(cli.href);
+const { UserError } = await import(new URL('../dist/core/errors.js', import.meta.url).href);
+try {
+  const argv = process.argv.slice(2);
+  process.exit((await runCommand(argv)) ?? (await main(argv)));
+} catch (err) {
+  if (!(err instanceof UserError)) throw err;
+  process.stderr.write(`streamserve: ${err.message}\n`);
+  process.exit(2);
+}

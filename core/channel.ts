@@ -1,0 +1,221 @@
+import type { Socket } from 'node:net';
+import type { ChannelSettings } from './channel-settings.ts';
+import type { Kernel } from './kernel.ts';
+import { Listener, type ListenerOptions } from './listener.ts';
+import { Ring } from './ring.ts';
+import type { SourceSpec } from './source.ts';
+import { SourceRunner } from './source-runner.ts';
+
+/** Descriptive fields protocols fill in and show (Icecast's ice- and icy- headers, status pages). */
+export interface ChannelInfo {
+  name?: string;
+  description?: string;
+  genre?: string;
+  url?: string;
+  bitrate?: string;
+  public?: string;
+  audioInfo?: string;
+  /** Current title (ICY StreamTitle). */
+  title?: string;
+  /** The user who owns the mount (`/user/channel`). */
+  owner?: string;
+  /** Watching needs this password when set. */
+  password?: string;
+}
+
+/** A listener whose unsent backlog exceeds this is not written to until it drains. */
+const BACKLOG_CAP = 64 * 1024;
+/**
+ * After a flush that took T ms the next one waits until 2T have passed, so writes
+ * use at most about a third of the CPU: at once when listeners are few, batched
+ * (several frames per write) when they are many.
+ */
+const FLUSH_SPACING = 2;
+
+/**
+ * One live stream at a mount: a source, a filter, an optional header, a ring of
+ * recent frames and the listeners reading from it.
+ */
+export class Channel {
+  readonly ring: Ring;
+  readonly source: SourceRunner;
+  header: Buffer | undefined;
+  info: ChannelInfo = {};
+  readonly createdAt = new Date();
+  listeners: Listener[] = [];
+  listenerPeak = 0;
+  bytesOut = 0;
+  framesSkipped = 0;
+  closed = false;
+  private flushScheduled = false;
+  private lastFlushEnd = 0;
+  private lastFlushCost = 0;
+  private burstMemo: { head: number; start: number; payload: Buffer } | undefined;
+
+  constructor(
+    readonly kernel: Kernel,
+    readonly mount: string,
+    readonly settings: ChannelSettings,
+    spec: SourceSpec | undefined,
+  ) {
+    this.ring = new Ring(settings.sourceBuffer);
+    this.source = new SourceRunner(this, spec);
+  }
+
+  /** Called by the source runner for each frame, in order. */
+  pushFrame(frame: Buffer, durationMs: number): void {
+    this.ring.push(frame, durationMs);
+    if (!this.flushScheduled && this.listeners.length) this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    this.flushScheduled = true;
+    const wait = this.lastFlushEnd + FLUSH_SPACING * this.lastFlushCost - performance.now();
+    if (wait >= 1) setTimeout(this.flush, wait);
+    else setImmediate(this.flush);
+  }
+
+  /**
+   * Writes every listener what it is owed. Listeners at the same cursor (nearly
+   * all of them) share one payload buffer, so the cost per listener is one write.
+   */
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const started = performance.now();
+    const ring = this.ring;
+    const head = ring.head;
+    const oldest = ring.oldest;
+    let shared: Buffer | undefined;
+    let sharedFrom = -1;
+    let others: Map<number, Buffer> | undefined;
+    const listeners = this.listeners;
+    for (let i = 0; i < listeners.length; i++) {
+      const l = listeners[i]!;
+      let cursor = l.cursor;
+      if (cursor >= head) continue;
+      if (l.socket.writableLength > BACKLOG_CAP) continue;
+      if (cursor < oldest) {
+        // Lapped: jump to the newest frame rather than hold everyone back.
+        const to = head - 1;
+        l.framesSkipped += to - cursor;
+        this.framesSkipped += to - cursor;
+        cursor = l.cursor = to;
+      }
+      if (l.maxBytes) {
+        this.writeLimited(l, head);
+        continue;
+      }
+      let payload: Buffer;
+      if (cursor === sharedFrom) payload = shared!;
+      else if (sharedFrom === -1) {
+        payload = shared = ring.concat(cursor, head);
+        sharedFrom = cursor;
+      } else {
+        others ??= new Map();
+        payload = others.get(cursor) ?? ring.concat(cursor, head);
+        others.set(cursor, payload);
+      }
+      l.framesSent += head - cursor;
+      l.cursor = head;
+      this.bytesOut += payload.length;
+      l.write(payload);
+    }
+    const ended = performance.now();
+    this.lastFlushEnd = ended;
+    this.lastFlushCost = ended - started;
+  };
+
+  /** `-client-max-bytes`: send whole frames until the limit is reached, then end. */
+  private writeLimited(l: Listener, head: number): void {
+    let to = l.cursor;
+    let bytes = 0;
+    while (to < head && l.bytesSent + bytes < l.maxBytes) bytes += this.ring.get(to++)!.length;
+    const payload = this.ring.concat(l.cursor, to);
+    l.framesSent += to - l.cursor;
+    l.cursor = to;
+    this.bytesOut += payload.length;
+    l.write(payload);
+    if (l.bytesSent >= l.maxBytes) l.end();
+  }
+
+  /**
+   * Adds a listener whose response head has been written: it gets the header,
+   * then a burst of recent frames from a frame boundary, then the live stream.
+   */
+  join(socket: Socket, opts: ListenerOptions): Listener {
+    const l = new Listener(this, socket, { maxBytes: this.settings.clientMaxBytes, ...opts });
+    const ring = this.ring;
+    socket.cork();
+    if (this.header) socket.write(this.header);
+    const head = ring.head;
+    const start = opts.noBurst ? Math.max(ring.oldest, head - 1) : ring.burstStart(this.settings.burst, this.settings.burstBytes);
+    l.cursor = Math.max(0, start);
+    if (l.cursor < head && !l.maxBytes) {
+      // Listeners joining between two frames share one burst buffer.
+      if (this.burstMemo?.head !== head || this.burstMemo.start !== l.cursor) {
+        this.burstMemo = { head, start: l.cursor, payload: ring.concat(l.cursor, head) };
+      }
+      const payload = this.burstMemo.payload;
+      l.framesSent += head - l.cursor;
+      l.cursor = head;
+      this.bytesOut += payload.length;
+      l.write(payload);
+    }
+    process.nextTick(() => socket.uncork());
+    l.slot = this.listeners.length;
+    this.listeners.push(l);
+    this.listenerPeak = Math.max(this.listenerPeak, this.listeners.length);
+    socket.once('close', () => this.leave(l));
+    this.kernel.hooks.listenerJoined.call(l);
+    this.source.listenersChanged(this.listeners.length);
+    if (l.maxBytes && l.cursor < head) this.scheduleFlush();
+    return l;
+  }
+
+  leave(l: Listener): void {
+    if (l.closed) return;
+    l.closed = true;
+    const last = this.listeners.pop()!;
+    if (last !== l) {
+      this.listeners[l.slot] = last;
+      last.slot = l.slot;
+    }
+    if (!l.socket.destroyed && !l.socket.writableEnded) l.socket.destroy();
+    this.kernel.hooks.listenerLeave.call(l);
+    this.source.listenersChanged(this.listeners.length);
+  }
+
+  /** Disconnects every listener (source gone for good, or shutdown). */
+  endListeners(): void {
+    for (const l of [...this.listeners]) l.end();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.source.stop('channel closed');
+    this.endListeners();
+  }
+
+  stats() {
+    const src = this.source;
+    return {
+      mount: this.mount,
+      contentType: this.settings.contentType,
+      filter: this.settings.filter,
+      info: { ...this.info, password: undefined },
+      listeners: this.listeners.length,
+      listenerPeak: this.listenerPeak,
+      sourceUp: src.up,
+      source: src.describe,
+      sourceStartedAt: src.openedAt,
+      reconnects: src.reconnects,
+      bytesIn: src.bytesIn,
+      framesIn: this.ring.head,
+      invalidBytes: src.invalidBytes,
+      bytesOut: this.bytesOut,
+      framesSkipped: this.framesSkipped,
+      uptimeSeconds: Math.round((Date.now() - this.createdAt.getTime()) / 1000),
+    };
+  }
+}

@@ -1,0 +1,186 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { defaultLayers, mergeLayers, operatorLayer, setPath, validateSettings, type ConfigLayer } from './config.ts';
+import { formatDuration } from './duration.ts';
+import { isDisconnect, UserError } from './errors.ts';
+import { parseFlags, type FlagDef, type FlagValue } from './flags.ts';
+import { Kernel } from './kernel.ts';
+import { loadModules, type LoadedModule } from './loader.ts';
+import { createLogger } from './log.ts';
+import type { FlagSpec, StreamserveModule } from './module.ts';
+import { where, readModsFile } from './mods-file.ts';
+import { configDir, packageRoot } from './paths.ts';
+
+/** The kernel's own flags; every other flag belongs to a module. */
+const KERNEL_FLAGS: Record<string, FlagSpec> = {
+  mods: { setting: 'mods', type: 'string', description: 'module list to load (default ./main.mods if present, else the package\'s own)' },
+  config: { setting: 'config', type: 'string', description: 'settings file (default: .streamserverc*, streamserve.config.*, package.json#streamserve in the working directory)' },
+  'log-level': { setting: 'logLevel', type: 'string', description: 'log level: fatal, error, warn, info, debug, trace (default "info")' },
+  debug: { setting: 'debug', type: 'bool', description: 'log at debug level' },
+  help: { setting: 'help', type: 'bool', description: 'list every flag of every loaded module', aliases: ['h'] },
+};
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const APPLY_TIMEOUT_MS = 10_000;
+
+interface FlagOwner { mod?: StreamserveModule; name: string; spec: FlagSpec }
+
+/**
+ * Finds `-mods` and `-config` before the modules (and so the other flags) are
+ * known. A token after a flag is taken as its value; the full parse later
+ * confirms what was found here.
+ */
+function prescan(argv: readonly string[]): { mods?: string; config?: string } {
+  const out: { mods?: string; config?: string } = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--' || !arg.startsWith('-') || arg === '-') break;
+    const [name, inline] = arg.replace(/^--?/, '').split(/=(.*)/s, 2) as [string, string | undefined];
+    const value = inline ?? (argv[i + 1]?.startsWith('-') ? undefined : argv[i + 1]);
+    if (inline === undefined && value !== undefined) i++;
+    if (name === 'mods' || name === 'config') out[name] = value;
+  }
+  return out;
+}
+
+function flagTable(modules: readonly LoadedModule[]): Map<string, FlagOwner> {
+  const table = new Map<string, FlagOwner>();
+  const add = (name: string, owner: FlagOwner) => {
+    const prior = table.get(name);
+    if (prior) {
+      throw new UserError(`flag -${name} is defined by both module ${prior.mod?.name ?? 'kernel'} and module ${owner.mod?.name ?? 'kernel'}`);
+    }
+    table.set(name, owner);
+  };
+  for (const [name, spec] of Object.entries(KERNEL_FLAGS)) {
+    add(name, { name, spec });
+    for (const alias of spec.aliases ?? []) add(alias, { name, spec });
+  }
+  for (const { module: mod } of modules) {
+    for (const [name, spec] of Object.entries(mod.flags ?? {})) {
+      add(name, { mod, name, spec });
+      for (const alias of spec.aliases ?? []) add(alias, { mod, name, spec });
+    }
+  }
+  return table;
+}
+
+function valueAt(obj: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], obj);
+}
+
+function helpText(modules: readonly LoadedModule[], defaults: Record<string, unknown>, modsFile: string): string {
+  const lines = [
+    'Usage: streamserve [flags] [-exec command [args...]]',
+    ...modules.flatMap(({ module: m }) => Object.values(m.commands ?? {}).map((c) => `       streamserve ${c.usage}`)),
+    '',
+    `Modules from ${modsFile}. Flags take one or two dashes: -name value, -name=value, -bool, -bool=false.`,
+  ];
+  const show = (name: string, spec: FlagSpec, def: unknown) => {
+    const names = [name, ...(spec.aliases ?? [])].map((n) => `-${n}`).join(', ');
+    const arg = spec.type === 'bool' || spec.type === 'rest' ? '' : ` ${spec.type === 'duration' ? 'duration' : spec.type === 'string' ? 'string' : 'int'}`;
+    let shown = '';
+    if (def !== undefined && def !== '' && !(Array.isArray(def) && !def.length)) {
+      shown = spec.type === 'duration' && typeof def === 'number' ? formatDuration(def) : JSON.stringify(def);
+      shown = ` (default ${shown})`;
+    }
+    lines.push(`  ${names}${arg}`, `        ${spec.description}${shown}`);
+  };
+  lines.push('', 'kernel:');
+  for (const [name, spec] of Object.entries(KERNEL_FLAGS)) show(name, spec, undefined);
+  for (const { module: m } of modules) {
+    for (const [name, c] of Object.entries(m.commands ?? {})) lines.push('', `${m.name} command ${name}: ${c.description}`);
+    const flags = Object.entries(m.flags ?? {});
+    if (!flags.length) continue;
+    lines.push('', `${m.name}${m.description ? ` — ${m.description}` : ''}:`);
+    for (const [name, spec] of flags) show(name, spec, valueAt(defaults[m.name], spec.setting));
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Runs the command line; resolves with the process exit code once the server has stopped. */
+export async function main(argv: readonly string[] = process.argv.slice(2), cwd = process.cwd()): Promise<number> {
+  const pre = prescan(argv);
+  const modsFile = pre.mods ? resolve(cwd, pre.mods) : existsSync(join(cwd, 'main.mods')) ? join(cwd, 'main.mods') : join(packageRoot, 'main.mods');
+  const modules = await loadModules(readModsFile(modsFile));
+  const table = flagTable(modules);
+  const defs = new Map<string, FlagDef>([...table].map(([n, o]) => [n, { type: o.spec.type }]));
+  const parsed = parseFlags(argv, defs);
+  if (parsed.rest.length) {
+    throw new UserError(`unexpected argument "${parsed.rest[0]}": a command to run goes after -exec, as the last flag`);
+  }
+  const kernelFlags: Record<string, FlagValue> = {};
+  const flagLayer: ConfigLayer = { label: 'flags', data: {}, origins: new Map() };
+  for (const [name, value] of parsed.values) {
+    const owner = table.get(name)!;
+    if (!owner.mod) {
+      kernelFlags[owner.spec.setting] = value;
+      continue;
+    }
+    const path = `${owner.mod.name}.${owner.spec.setting}`;
+    setPath(flagLayer.data, path, value);
+    flagLayer.origins!.set(path, `flag -${name}`);
+  }
+  if ((kernelFlags.mods ?? undefined) !== pre.mods || (kernelFlags.config ?? undefined) !== pre.config) {
+    throw new UserError('-mods and -config must come before the other flags and take a value');
+  }
+  const names = modules.map((m) => m.module.name);
+  const shipped = defaultLayers(configDir, names);
+  if (kernelFlags.help) {
+    const { merged, origins } = mergeLayers(shipped);
+    process.stdout.write(helpText(modules, validateSettings(modules.map((m) => m.module), merged, origins), modsFile));
+    return 0;
+  }
+  const level = kernelFlags.debug ? 'debug' : String(kernelFlags.logLevel ?? 'info');
+  if (!LEVELS.includes(level)) throw new UserError(`invalid value "${level}" for flag -log-level: use one of ${LEVELS.join(', ')}`);
+
+  const operator = await operatorLayer(kernelFlags.config as string | undefined, cwd);
+  const { merged, origins } = mergeLayers([...shipped, ...(operator ? [operator] : []), flagLayer]);
+  const settings = validateSettings(modules.map((m) => m.module), merged, origins);
+
+  const log = createLogger(level);
+  const kernel = new Kernel({ log, settings, packageRoot });
+  log.debug({ mods: modsFile, config: operator?.label, modules: names }, 'configured');
+  for (const { module: m, entry } of modules) {
+    try {
+      await kernel.apply(m, APPLY_TIMEOUT_MS);
+    } catch (err) {
+      throw new UserError(`${where(entry)}: module ${m.name} failed in apply: ${(err as Error).message}`);
+    }
+  }
+  process.on('uncaughtException', (err) => {
+    // A bug reached by one connection must not take every listener down with it.
+    if (isDisconnect(err)) return;
+    log.error({ err }, 'uncaught exception');
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      void kernel.stop(signal);
+      process.once(signal, () => process.exit(130));
+    });
+  }
+  try {
+    await kernel.hooks.start.promise();
+  } catch (err) {
+    await kernel.stop('start failed');
+    throw err instanceof UserError ? err : new UserError((err as Error).message);
+  }
+  log.info({ modules: names }, 'streamserve started');
+  await kernel.stopped;
+  log.info('stopped');
+  return 0;
+}
+
+/** Runs a module's subcommand (`streamserve passwd NAME`) when argv starts with one. */
+export async function runCommand(argv: readonly string[], cwd = process.cwd()): Promise<number | undefined> {
+  const word = argv[0];
+  if (!word || word.startsWith('-')) return undefined;
+  const modsFile = existsSync(join(cwd, 'main.mods')) ? join(cwd, 'main.mods') : join(packageRoot, 'main.mods');
+  const modules = await loadModules(readModsFile(modsFile));
+  const owner = modules.find((m) => m.module.commands?.[word]);
+  if (!owner) return undefined;
+  const names = modules.map((m) => m.module.name);
+  const operator = await operatorLayer(undefined, cwd);
+  const { merged, origins } = mergeLayers([...defaultLayers(configDir, names), ...(operator ? [operator] : [])]);
+  const settings = validateSettings(modules.map((m) => m.module), merged, origins);
+  return owner.module.commands![word]!.run(argv.slice(1), settings[owner.module.name]);
+}

@@ -1,0 +1,118 @@
+import { parseDuration } from './duration.ts';
+import { UserError } from './errors.ts';
+
+/**
+ * Go's `flag` package semantics, which streamserve's documented command lines rely
+ * on: single-dash long names, `-name=value` or `-name value`, booleans only as
+ * `-name` or `-name=true|false`, parsing stops at the first non-flag argument (the
+ * `-exec` command). No npm parser has these semantics (they split `-abc` into
+ * short flags or keep parsing after positionals), so this layer is written here.
+ */
+export type FlagType = 'string' | 'int' | 'number' | 'bool' | 'duration' | 'rest';
+
+export interface FlagDef {
+  type: FlagType;
+}
+
+export type FlagValue = string | number | boolean | string[];
+
+export interface ParsedFlags {
+  /** Values by the flag's canonical name, in command-line order. */
+  values: Map<string, FlagValue>;
+  /** Arguments after the flags (the `-exec` command). */
+  rest: string[];
+}
+
+const TRUE = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
+const FALSE = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
+
+export function parseFlags(argv: readonly string[], defs: ReadonlyMap<string, FlagDef>): ParsedFlags {
+  const values = new Map<string, FlagValue>();
+  let i = 0;
+  let restFlag: string | undefined;
+  for (; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') { i++; break; }
+    if (!arg.startsWith('-') || arg === '-') break;
+    const body = arg.replace(/^--?/, '');
+    const eq = body.indexOf('=');
+    const name = eq === -1 ? body : body.slice(0, eq);
+    const inline = eq === -1 ? undefined : body.slice(eq + 1);
+    const def = defs.get(name);
+    if (!name || !def) throw new UserError(unknownFlag(name, [...defs.keys()]));
+    if (def.type === 'bool' || def.type === 'rest') {
+      if (inline === undefined) values.set(name, true);
+      else if (TRUE.has(inline)) values.set(name, true);
+      else if (FALSE.has(inline)) values.set(name, false);
+      else throw new UserError(`invalid boolean value "${inline}" for flag -${name}: use -${name}, -${name}=true or -${name}=false`);
+      if (def.type === 'rest') restFlag = values.get(name) ? name : undefined;
+      continue;
+    }
+    let text = inline;
+    if (text === undefined) {
+      if (i + 1 >= argv.length) throw new UserError(`flag needs an argument: -${name}`);
+      text = argv[++i]!;
+    }
+    values.set(name, convert(name, def.type, text));
+  }
+  const rest = argv.slice(i);
+  if (restFlag) values.set(restFlag, rest);
+  return { values, rest: restFlag ? [] : rest };
+}
+
+function convert(name: string, type: FlagType, text: string): FlagValue {
+  switch (type) {
+    case 'int': {
+      const t = text.replace(/_/g, '');
+      if (!/^[-+]?(0x[0-9a-f]+|0o[0-7]+|0b[01]+|\d+)$/i.test(t)) {
+        throw new UserError(`invalid value "${text}" for flag -${name}: expected a whole number`);
+      }
+      const neg = t.startsWith('-');
+      const n = Number(t.replace(/^[-+]/, ''));
+      return neg ? -n : n;
+    }
+    case 'number': {
+      const n = Number(text);
+      if (text.trim() === '' || !Number.isFinite(n)) throw new UserError(`invalid value "${text}" for flag -${name}: expected a number`);
+      return n;
+    }
+    case 'duration': {
+      if (parseDuration(text) === undefined) {
+        throw new UserError(`invalid value "${text}" for flag -${name}: expected a duration such as 500ms, 10s or 1m30s`);
+      }
+      return text;
+    }
+    default:
+      return text;
+  }
+}
+
+function unknownFlag(name: string, known: string[]): string {
+  const best = nearest(name, known);
+  return `flag provided but not defined: -${name}${best ? ` (did you mean -${best}?)` : ''}; see -help`;
+}
+
+/** The known name closest to `name`, if it is close enough to be a plausible typo. */
+export function nearest(name: string, known: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDist = Infinity;
+  for (const k of known) {
+    const d = distance(name, k);
+    if (d < bestDist) { best = k; bestDist = d; }
+  }
+  return best !== undefined && bestDist <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}

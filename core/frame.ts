@@ -1,0 +1,21 @@
+/**
+ * A frame filter cuts a source's bytes into frames: the units listeners join at
+ * and skip by. Filters are registered by name on the `frameFilter` HookMap.
+ */
+
+/** Called once per complete frame, in source order. `durationMs` is 0 when the filter cannot tell. */
+export type FrameEmit = (frame: Buffer, durationMs: number) => void;
+
+export interface Framer {
+  /** Feeds source bytes; emits every frame they complete. */
+  push(chunk: Buffer, emit: FrameEmit): void;
+  /** Bytes discarded so far because they did not belong to a frame. */
+  readonly invalidBytes: number;
+  /** Forgets partial input, as when the source is reopened. */
+  reset(): void;
+}
+
+export interface FramerOptions {
+  /** The raw filter's frame size; for other filters the largest frame accepted. */
+  frameBytes: number;
+}

@@ -1,0 +1,74 @@
+import { AsyncSeriesBailHook, AsyncSeriesHook, HookMap, SyncBailHook, SyncHook, SyncWaterfallHook } from 'tapable';
+import type { AuthDecision, AuthRequest } from './auth.ts';
+import type { Channel } from './channel.ts';
+import type { Connection, SniffResult } from './connection.ts';
+import type { Framer, FramerOptions } from './frame.ts';
+import type { Listener } from './listener.ts';
+import type { OpenedSource, SourceSpec } from './source.ts';
+
+/** What a new listener asks to join; `listenerJoin` taps may refuse it. */
+export interface ListenerRequest {
+  channel: Channel;
+  remoteAddress: string;
+  protocol: string;
+  user?: string;
+}
+
+/** The server's figures; each module adds its own under its name. */
+export interface Stats {
+  startedAt: Date;
+  channels: ReturnType<Channel['stats']>[];
+  [section: string]: unknown;
+}
+
+/**
+ * Every lifecycle hook, in one place (as webpack's `Compiler.hooks`). Modules tap
+ * them with their own name; only the kernel and the engine call them. None is
+ * called per listener per frame: that path is the engine's own.
+ */
+export function createHooks() {
+  return Object.freeze({
+    /** All modules applied: open ports, start sources. */
+    start: new AsyncSeriesHook<[]>([]),
+    /** Graceful shutdown (SIGINT/SIGTERM, or the only source ended); bounded in time by the kernel. */
+    stop: new AsyncSeriesHook<[reason: string]>(['reason']),
+
+    /**
+     * A connection's first bytes arrived: return a handler to claim it, NEED_MORE to
+     * wait for more bytes, undefined to pass. Taps run in `main.mods` order.
+     */
+    connection: new AsyncSeriesBailHook<[conn: Connection], SniffResult>(['conn']),
+
+    /** The first tap with an opinion decides; nobody deciding means the caller's default. */
+    authenticate: new AsyncSeriesBailHook<[request: AuthRequest], AuthDecision | undefined>(['request']),
+
+    /** Opens a channel's source; the tap that knows `spec.kind` returns it. */
+    sourceOpen: new AsyncSeriesBailHook<[spec: SourceSpec, channel: Channel], OpenedSource | undefined>(['spec', 'channel']),
+    /** A source started delivering bytes to a channel. */
+    sourceOpened: new SyncHook<[channel: Channel, source: OpenedSource]>(['channel', 'source']),
+    /** A source ended (EOF, closed on idle, stopped); `reason` says which. */
+    sourceClosed: new SyncHook<[channel: Channel, reason: string]>(['channel', 'reason']),
+    /** A source could not be opened or failed while reading. */
+    sourceFailed: new SyncHook<[channel: Channel, error: Error]>(['channel', 'error']),
+
+    /** Frame filters by name (`raw`, `mp3`, …): a factory turning bytes into frames. */
+    frameFilter: new HookMap((_name: string) => new SyncBailHook<[options: FramerOptions], Framer | undefined>(['options'])),
+
+    /** A listener asks to join: return a reason to refuse it (limits). */
+    listenerJoin: new AsyncSeriesBailHook<[request: ListenerRequest], string | undefined>(['request']),
+    /** A listener joined a channel. */
+    listenerJoined: new SyncHook<[listener: Listener]>(['listener']),
+    /** A listener left (or was disconnected); its figures are final. */
+    listenerLeave: new SyncHook<[listener: Listener]>(['listener']),
+
+    /** A channel appeared at a mount. */
+    channelCreated: new SyncHook<[channel: Channel]>(['channel']),
+    /** A channel was removed; its listeners are gone. */
+    channelClosed: new SyncHook<[channel: Channel]>(['channel']),
+
+    /** Each module adds its figures to the snapshot and returns it. */
+    stats: new SyncWaterfallHook<[stats: Stats]>(['stats']),
+  });
+}
+
+export type Hooks = ReturnType<typeof createHooks>;

@@ -1,0 +1,140 @@
+import type { Hook, HookMap } from 'tapable';
+import { ChannelRegistry } from './channels.ts';
+import { HookError } from './errors.ts';
+import { createHooks, type Hooks } from './hooks.ts';
+import type { Logger } from './log.ts';
+import type { StreamserveModule } from './module.ts';
+
+export interface KernelOptions {
+  log: Logger;
+  /** Validated settings, one section per loaded module. */
+  settings: Record<string, unknown>;
+  /** The package's own folder (built-in assets live under it). */
+  packageRoot: string;
+  /** How long stop hooks may take before the process exits anyway. */
+  stopTimeoutMs?: number;
+}
+
+/**
+ * The kernel: the hook catalogue, the channel registry, the loaded modules'
+ * settings, and a small service registry through which modules hand each other
+ * APIs (the `http` module's routes, the `users` module's tokens). It knows no
+ * protocol and no media format.
+ */
+export class Kernel {
+  readonly hooks: Hooks = createHooks();
+  readonly log: Logger;
+  readonly settings: Readonly<Record<string, unknown>>;
+  readonly packageRoot: string;
+  readonly channels: ChannelRegistry;
+  readonly startedAt = new Date();
+  private readonly services = new Map<string, unknown>();
+  private stopping: Promise<void> | undefined;
+  private readonly stopTimeoutMs: number;
+  /** Resolves when the kernel has stopped; the CLI exits then. */
+  readonly stopped: Promise<string>;
+  private resolveStopped!: (reason: string) => void;
+
+  constructor(opts: KernelOptions) {
+    this.log = opts.log;
+    this.settings = opts.settings;
+    this.packageRoot = opts.packageRoot;
+    this.stopTimeoutMs = opts.stopTimeoutMs ?? 5000;
+    this.stopped = new Promise((r) => { this.resolveStopped = r; });
+    for (const [name, hook] of Object.entries(this.hooks)) nameTapErrors(name, hook);
+    this.channels = new ChannelRegistry(this);
+  }
+
+  /** A child logger bound to a module's name. */
+  logger(module: string): Logger {
+    return this.log.child({ mod: module });
+  }
+
+  /** Offers an API to modules listed later (fastify's `decorate`). */
+  provide<T>(name: string, api: T): void {
+    if (this.services.has(name)) throw new Error(`service ${name} is already provided`);
+    this.services.set(name, api);
+  }
+
+  /** An API provided by an earlier module, or undefined when that module is not loaded. */
+  service<T>(name: string): T | undefined {
+    return this.services.get(name) as T | undefined;
+  }
+
+  /** Runs the stop hooks once, bounded in time; later calls share the first. */
+  stop(reason: string): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info({ reason }, 'stopping');
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          this.log.warn({ timeoutMs: this.stopTimeoutMs }, 'stop hooks did not finish in time');
+          resolve();
+        }, this.stopTimeoutMs);
+      });
+      try {
+        await Promise.race([this.hooks.stop.promise(reason), timeout]);
+      } catch (err) {
+        this.log.error({ err }, 'stop hook failed');
+      } finally {
+        clearTimeout(timer);
+      }
+      this.channels.closeAll();
+      this.resolveStopped(reason);
+    })();
+    return this.stopping;
+  }
+
+  /** Applies one module, bounded in time (avvio's plugin timeout). */
+  async apply(mod: StreamserveModule, timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`apply() did not finish within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([mod.apply(this, this.settings[mod.name]), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/**
+ * Wraps every tap so that an error it throws names the hook and the module
+ * (webpack's HookWebpackError). Done once at registration, not per call.
+ */
+function nameTapErrors(hookName: string, hook: Hook<any, any> | HookMap<any>): void {
+  if ('for' in hook) {
+    hook.intercept({
+      factory: (key: unknown, create: (key: unknown) => Hook<any, any>) => {
+        const h = create(key);
+        nameTapErrors(`${hookName}(${String(key)})`, h);
+        return h;
+      },
+    } as never);
+    return;
+  }
+  const wrapError = (tapName: string, err: unknown) => (err instanceof HookError ? err : new HookError(hookName, tapName, err));
+  hook.intercept({
+    register: (tap: any) => {
+      const fn = tap.fn;
+      if (tap.type === 'sync') {
+        tap.fn = (...args: unknown[]) => {
+          try { return fn(...args); } catch (err) { throw wrapError(tap.name, err); }
+        };
+      } else if (tap.type === 'promise') {
+        tap.fn = async (...args: unknown[]) => {
+          try { return await fn(...args); } catch (err) { throw wrapError(tap.name, err); }
+        };
+      } else {
+        tap.fn = (...args: unknown[]) => {
+          const cb = args.pop() as (err?: unknown, result?: unknown) => void;
+          try {
+            fn(...args, (err?: unknown, result?: unknown) => cb(err ? wrapError(tap.name, err) : err, result));
+          } catch (err) { cb(wrapError(tap.name, err)); }
+        };
+      }
+      return tap;
+    },
+  });
+}

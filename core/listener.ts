@@ -1,0 +1,77 @@
+import type { Socket } from 'node:net';
+import type { Channel } from './channel.ts';
+
+export interface ListenerOptions {
+  remoteAddress: string;
+  protocol: string;
+  user?: string;
+  /**
+   * Rewrites each payload before it reaches this listener's socket (ICY metadata
+   * blocks). The payload is shared with other listeners: never mutate it.
+   */
+  transform?: (payload: Buffer) => Buffer;
+  /** Disconnect once this many bytes were sent, at the end of the frame in progress (0 = no limit). */
+  maxBytes?: number;
+  /** Skip the burst and start at the live edge. */
+  noBurst?: boolean;
+}
+
+let nextId = 1;
+
+/** A listener is a socket plus a cursor into its channel's ring, and its figures. */
+export class Listener {
+  readonly id = nextId++;
+  readonly joinedAt = Date.now();
+  /** Sequence number of the next frame this listener is owed. */
+  cursor = 0;
+  bytesSent = 0;
+  framesSent = 0;
+  framesSkipped = 0;
+  /** Index in the channel's listener array (swap-remove). */
+  slot = -1;
+  closed = false;
+  readonly remoteAddress: string;
+  readonly protocol: string;
+  readonly user: string | undefined;
+  readonly transform: ((payload: Buffer) => Buffer) | undefined;
+  readonly maxBytes: number;
+
+  constructor(readonly channel: Channel, readonly socket: Socket, opts: ListenerOptions) {
+    this.remoteAddress = opts.remoteAddress;
+    this.protocol = opts.protocol;
+    this.user = opts.user;
+    this.transform = opts.transform;
+    this.maxBytes = opts.maxBytes ?? 0;
+  }
+
+  /** Frames behind the newest one. */
+  get lag(): number {
+    return this.channel.ring.head - this.cursor;
+  }
+
+  write(payload: Buffer): void {
+    this.bytesSent += payload.length;
+    this.socket.write(this.transform ? this.transform(payload) : payload);
+  }
+
+  /** Ends the stream cleanly (the bytes already queued are still delivered). */
+  end(): void {
+    if (this.closed) return;
+    this.socket.end();
+    this.channel.leave(this);
+  }
+
+  info() {
+    return {
+      id: this.id,
+      remoteAddress: this.remoteAddress,
+      protocol: this.protocol,
+      user: this.user,
+      connectedSeconds: Math.round((Date.now() - this.joinedAt) / 1000),
+      bytesSent: this.bytesSent,
+      framesSent: this.framesSent,
+      framesSkipped: this.framesSkipped,
+      lagFrames: this.lag,
+    };
+  }
+}

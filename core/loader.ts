@@ -1,0 +1,72 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { UserError } from './errors.ts';
+import type { StreamserveModule } from './module.ts';
+import { where, type ModsEntry } from './mods-file.ts';
+import { builtinExt, builtinModsDir } from './paths.ts';
+
+export interface LoadedModule {
+  module: StreamserveModule;
+  entry: ModsEntry;
+}
+
+let tsLoaderRegistered = false;
+
+/** An operator's `.ts` module needs a TypeScript loader; the built-in modules are compiled, so it is registered only then. */
+async function ensureTsLoader(): Promise<void> {
+  if (tsLoaderRegistered || builtinExt === '.ts') return;
+  const { register } = await import('tsx/esm/api');
+  register();
+  tsLoaderRegistered = true;
+}
+
+function resolveEntry(entry: ModsEntry): string {
+  if (entry.builtin) {
+    for (const candidate of [join(builtinModsDir, entry.builtin + builtinExt), join(builtinModsDir, entry.builtin, 'index' + builtinExt)]) {
+      if (existsSync(candidate)) return candidate;
+    }
+    throw new UserError(`${where(entry)}: no built-in module named "${entry.builtin}"`);
+  }
+  const path = entry.path!;
+  if (!/\.(m?js|ts)$/.test(path)) throw new UserError(`${where(entry)}: module ${entry.text} must be a .js, .mjs or .ts file`);
+  if (!existsSync(path)) throw new UserError(`${where(entry)}: module file ${path} does not exist`);
+  return path;
+}
+
+/**
+ * Imports every listed module in order and checks the list: each has a name,
+ * no name appears twice, and every module it needs is listed before it (the
+ * kernel refuses rather than reorders, as fastify does).
+ */
+export async function loadModules(entries: readonly ModsEntry[]): Promise<LoadedModule[]> {
+  const loaded: LoadedModule[] = [];
+  const seen = new Map<string, ModsEntry>();
+  for (const entry of entries) {
+    const file = resolveEntry(entry);
+    if (file.endsWith('.ts')) await ensureTsLoader();
+    let exported: unknown;
+    try {
+      exported = await import(pathToFileURL(file).href);
+    } catch (err) {
+      throw new UserError(`${where(entry)}: module ${entry.text} failed to load: ${(err as Error).message}`);
+    }
+    const mod = ((exported as { default?: unknown }).default ?? exported) as Partial<StreamserveModule>;
+    if (typeof mod?.name !== 'string' || !mod.name) {
+      throw new UserError(`${where(entry)}: module ${entry.text} exports no name (export default { name, apply })`);
+    }
+    if (typeof mod.apply !== 'function') {
+      throw new UserError(`${where(entry)}: module ${mod.name} exports no apply(kernel, settings) function`);
+    }
+    const dup = seen.get(mod.name);
+    if (dup) throw new UserError(`${where(entry)}: module name "${mod.name}" is already used by ${where(dup)}`);
+    for (const need of mod.needs ?? []) {
+      if (!seen.has(need)) {
+        throw new UserError(`${where(entry)}: module ${mod.name} needs module "${need}" listed before it`);
+      }
+    }
+    seen.set(mod.name, entry);
+    loaded.push({ module: mod as StreamserveModule, entry });
+  }
+  return loaded;
+}

@@ -1,0 +1,50 @@
+import type { FlagType } from './flags.ts';
+import type { Kernel } from './kernel.ts';
+
+/** A command-line flag a module adds, mapped onto one of its settings. */
+export interface FlagSpec {
+  /** Setting path inside the module's section, dot separated (`frameBytes`). */
+  setting: string;
+  /**
+   * `bool` flags take no value; `rest` flags are booleans whose setting receives
+   * every argument after the flags (streamserve's `-exec`).
+   */
+  type: FlagType;
+  description: string;
+  /** Other names for the same flag (`filter` for `frame-filter`). */
+  aliases?: readonly string[];
+}
+
+/** A JSON Schema for a settings section; `x-duration: true` turns Go durations into milliseconds. */
+export type SettingsSchema = Record<string, unknown>;
+
+/**
+ * What a module file exports (as its default export). The name is also its tap
+ * name and its logger's `mod` binding.
+ */
+export interface StreamserveModule<S = any> {
+  name: string;
+  description?: string;
+  /** Modules that must be listed earlier in `main.mods`. */
+  needs?: readonly string[];
+  /** Schema of the settings section named after the module, with defaults. */
+  schema?: SettingsSchema;
+  /** Flags by name (without the dash). */
+  flags?: Readonly<Record<string, FlagSpec>>;
+  /** Subcommands (`streamserve passwd NAME`), run instead of the server with the module's settings. */
+  commands?: Readonly<Record<string, ModuleCommand<S>>>;
+  /** Taps hooks. May be async; must settle within the kernel's module timeout. */
+  apply(kernel: Kernel, settings: S): void | Promise<void>;
+}
+
+/** Identity helper that gives a module literal its type (and its settings' type). */
+export function defineModule<S = any>(mod: StreamserveModule<S>): StreamserveModule<S> {
+  return mod;
+}
+
+export interface ModuleCommand<S = any> {
+  usage: string;
+  description: string;
+  /** Returns the process exit code. */
+  run(args: string[], settings: S): Promise<number> | number;
+}

@@ -1,0 +1,64 @@
+/**
+ * Releases items on a clock: each item costs some milliseconds (an mp3 frame's
+ * duration, or bytes ÷ bandwidth) and the next is released when the previous one's
+ * cost has elapsed. Tells its owner when to pause reading (queue ahead of the
+ * clock by more than `aheadMs`) and when to resume.
+ */
+export class Pacer<T> {
+  private queue: { item: T; cost: number }[] = [];
+  private head = 0;
+  private clock = 0;
+  private queuedMs = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private paused = false;
+
+  constructor(
+    private readonly release: (item: T) => void,
+    private readonly setPaused: (paused: boolean) => void,
+    private readonly aheadMs = 2000,
+  ) {}
+
+  add(item: T, costMs: number): void {
+    this.queue.push({ item, cost: costMs });
+    this.queuedMs += costMs;
+    if (!this.timer) this.drain();
+    if (!this.paused && this.queuedMs > this.aheadMs) {
+      this.paused = true;
+      this.setPaused(true);
+    }
+  }
+
+  private readonly drain = (): void => {
+    this.timer = undefined;
+    const now = performance.now();
+    // A source that fell behind (starved, reopened) restarts the clock instead of bursting to catch up.
+    if (this.clock < now - 200) this.clock = now;
+    while (this.head < this.queue.length && this.clock <= now) {
+      const { item, cost } = this.queue[this.head++]!;
+      this.clock += cost;
+      this.queuedMs -= cost;
+      this.release(item);
+    }
+    if (this.head > 1024 || this.head === this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    if (this.paused && this.queuedMs < this.aheadMs / 2) {
+      this.paused = false;
+      this.setPaused(false);
+    }
+    if (this.head < this.queue.length) this.timer = setTimeout(this.drain, Math.max(1, this.clock - now));
+  };
+
+  clear(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.queue = [];
+    this.head = 0;
+    this.queuedMs = 0;
+    if (this.paused) {
+      this.paused = false;
+      this.setPaused(false);
+    }
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The last N frames of a channel, by sequence number. Listeners are cursors into
+ * it (the sequence number of the next frame they are owed); a cursor older than
+ * `oldest` has been lapped and must skip forward.
+ */
+export class Ring {
+  private readonly frames: (Buffer | undefined)[];
+  private readonly durations: Float64Array;
+  /** Sequence number the next pushed frame gets. */
+  head = 0;
+  /** Bytes held by the frames in the ring. */
+  bytes = 0;
+
+  constructor(readonly capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 3) throw new RangeError(`ring capacity must be an integer > 2, got ${capacity}`);
+    this.frames = new Array(capacity);
+    this.durations = new Float64Array(capacity);
+  }
+
+  /** The oldest sequence number still held. */
+  get oldest(): number {
+    return Math.max(0, this.head - this.capacity);
+  }
+
+  push(frame: Buffer, durationMs: number): number {
+    const slot = this.head % this.capacity;
+    const old = this.frames[slot];
+    if (old) this.bytes -= old.length;
+    this.frames[slot] = frame;
+    this.durations[slot] = durationMs;
+    this.bytes += frame.length;
+    return this.head++;
+  }
+
+  /** The frame with sequence number `seq`, if still held. */
+  get(seq: number): Buffer | undefined {
+    return seq >= this.oldest && seq < this.head ? this.frames[seq % this.capacity] : undefined;
+  }
+
+  durationOf(seq: number): number {
+    return this.durations[seq % this.capacity]!;
+  }
+
+  /** Frames `from` (inclusive) to `to` (exclusive) as one buffer; a single frame is returned without copying. */
+  concat(from: number, to: number = this.head): Buffer {
+    from = Math.max(from, this.oldest);
+    if (to - from === 1) return this.frames[from % this.capacity]!;
+    const parts: Buffer[] = [];
+    for (let s = from; s < to; s++) parts.push(this.frames[s % this.capacity]!);
+    return Buffer.concat(parts);
+  }
+
+  /**
+   * Where a new listener starts so that it first gets about `ms` of media (when
+   * frames know their duration) or else about `bytes` bytes; never before the
+   * oldest frame, never past the newest.
+   */
+  burstStart(ms: number, bytes: number): number {
+    if (this.head === 0) return 0;
+    const timed = this.durations[(this.head - 1) % this.capacity]! > 0;
+    // Zero burst is streamserve's live edge: the newest complete frame.
+    if (timed ? ms <= 0 : bytes <= 0) return this.head - 1;
+    let seq = this.head;
+    let total = 0;
+    while (seq > this.oldest) {
+      seq--;
+      total += timed ? this.durations[seq % this.capacity]! : this.frames[seq % this.capacity]!.length;
+      if (total >= (timed ? ms : bytes)) break;
+    }
+    return seq;
+  }
+
+  clear(): void {
+    this.frames.fill(undefined);
+    this.bytes = 0;
+  }
+}

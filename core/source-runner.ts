@@ -1,0 +1,265 @@
+import type { Channel } from './channel.ts';
+import type { Framer } from './frame.ts';
+import { Pacer } from './pacer.ts';
+import type { OpenedSource, SourceSpec } from './source.ts';
+
+const BACKOFF_FIRST_MS = 100;
+const BACKOFF_MAX_MS = 10_000;
+/** A source that delivered for at least this long is reopened at once; a shorter run backs off. */
+const HEALTHY_RUN_MS = 1000;
+
+/**
+ * Keeps a channel fed: opens its source through the `sourceOpen` hook (or takes
+ * a pushed one), reads the header, paces and frames the bytes, reopens with
+ * backoff, closes on idle or quiet. Listeners stay connected throughout.
+ */
+export class SourceRunner {
+  up = false;
+  openedAt: Date | undefined;
+  describe = '';
+  opens = 0;
+  bytesIn = 0;
+  private current: OpenedSource | undefined;
+  private opening = false;
+  private stopped = false;
+  private framer: Framer | undefined;
+  private headerParts: Buffer[] = [];
+  private headerLeft = 0;
+  private backoff = 0;
+  private reopenTimer: NodeJS.Timeout | undefined;
+  private quietTimer: NodeJS.Timeout | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private lastDataAt = 0;
+  private openedPerf = 0;
+  private readonly bytePacer: Pacer<Buffer> | undefined;
+  private readonly framePacer: Pacer<[frame: Buffer, durationMs: number]> | undefined;
+
+  constructor(private readonly channel: Channel, readonly spec: SourceSpec | undefined) {
+    const s = channel.settings;
+    const pause = (paused: boolean) => {
+      const r = this.current?.readable;
+      if (r) paused ? r.pause() : r.resume();
+    };
+    if (s.sourceBandwidth > 0) this.bytePacer = new Pacer((chunk) => this.frame(chunk), pause);
+    if (s.realtime) this.framePacer = new Pacer(([frame, ms]) => channel.pushFrame(frame, ms), pause);
+  }
+
+  get reconnects(): number {
+    return Math.max(0, this.opens - 1);
+  }
+
+  get invalidBytes(): number {
+    return this.framer?.invalidBytes ?? 0;
+  }
+
+  /** Pulled sources open on demand when the channel closes on idle or asks to be lazy. */
+  private get onDemand(): boolean {
+    return this.channel.settings.closeIdle || this.spec?.onDemand === true;
+  }
+
+  start(): void {
+    if (this.spec && !this.onDemand) void this.open();
+  }
+
+  listenersChanged(count: number): void {
+    if (!this.spec || this.stopped) return;
+    if (count > 0 && this.onDemand && !this.current && !this.opening && !this.reopenTimer) void this.open();
+    if (count === 0 && this.channel.settings.closeIdle && (this.current || this.opening || this.reopenTimer)) {
+      this.log.info('last listener left; closing source (close-idle)');
+      this.closeCurrent();
+      clearTimeout(this.reopenTimer);
+      this.reopenTimer = undefined;
+      if (!this.channel.settings.reopen) this.gone('closed on idle and -reopen=false');
+    }
+  }
+
+  private get log() {
+    return this.channel.kernel.log.child({ mount: this.channel.mount });
+  }
+
+  private async open(): Promise<void> {
+    if (this.opening || this.current || this.stopped || !this.spec) return;
+    this.opening = true;
+    const hooks = this.channel.kernel.hooks;
+    try {
+      const src = await hooks.sourceOpen.promise(this.spec, this.channel);
+      if (!src) throw new Error(`no loaded module opens sources of kind "${this.spec.kind}"`);
+      this.opening = false;
+      if (this.stopped || (this.onDemand && this.channel.listeners.length === 0)) {
+        src.close();
+        return;
+      }
+      this.use(src);
+    } catch (err) {
+      this.opening = false;
+      this.failed(err as Error);
+    }
+  }
+
+  /** A pushed source (broadcaster); refused while another one is live. */
+  attach(src: OpenedSource): boolean {
+    if (this.current || this.stopped || this.channel.closed) return false;
+    clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+    this.use(src);
+    return true;
+  }
+
+  private use(src: OpenedSource): void {
+    const ch = this.channel;
+    this.current = src;
+    this.up = true;
+    this.opens++;
+    this.openedAt = new Date();
+    this.openedPerf = performance.now();
+    this.describe = src.describe;
+    this.lastDataAt = performance.now();
+    this.headerLeft = ch.settings.headerBytes;
+    this.headerParts = [];
+    this.framer ??= this.createFramer();
+    this.framer.reset();
+    this.log.info({ source: src.describe, opens: this.opens }, 'source opened');
+    ch.kernel.hooks.sourceOpened.call(ch, src);
+    const quiet = ch.settings.maxQuietInterval;
+    if (quiet > 0) {
+      this.quietTimer = setInterval(() => {
+        if (performance.now() - this.lastDataAt < quiet) return;
+        this.log.warn({ quietMs: quiet }, 'source quiet too long; reopening');
+        this.ended(src, 'quiet', false);
+      }, Math.max(20, Math.min(quiet / 4, 1000)));
+    }
+    const readable = src.readable;
+    readable.on('data', (chunk: Buffer) => {
+      if (this.current !== src) return;
+      this.bytesIn += chunk.length;
+      this.lastDataAt = performance.now();
+      if (this.headerLeft > 0) chunk = this.takeHeader(chunk);
+      if (!chunk.length || this.current !== src) return;
+      if (this.bytePacer) this.pace(chunk);
+      else this.frame(chunk);
+    });
+    readable.once('end', () => this.ended(src, 'end of stream', false));
+    readable.once('error', (err) => this.ended(src, err.message, true, err));
+    readable.once('close', () => this.ended(src, 'closed', false));
+  }
+
+  private createFramer(): Framer {
+    const s = this.channel.settings;
+    const factory = this.channel.kernel.hooks.frameFilter.get(s.filter);
+    const framer = factory?.call({ frameBytes: s.frameBytes });
+    if (!framer) throw new Error(`no frame filter named "${s.filter}"`);
+    return framer;
+  }
+
+  private takeHeader(chunk: Buffer): Buffer {
+    const part = chunk.subarray(0, this.headerLeft);
+    this.headerParts.push(part);
+    this.headerLeft -= part.length;
+    if (this.headerLeft === 0) {
+      const header = Buffer.concat(this.headerParts);
+      const old = this.channel.header;
+      if (old && !old.equals(header)) {
+        const err = new Error(`source header changed on reopen (${header.length} bytes differ from the first source's)`);
+        this.ended(this.current!, err.message, true, err);
+        return Buffer.alloc(0);
+      }
+      this.channel.header = header;
+    }
+    return chunk.subarray(part.length);
+  }
+
+  /** `-source-bandwidth`: release bytes in pieces of about 1/20 s at the allowed rate. */
+  private pace(chunk: Buffer): void {
+    const rate = this.channel.settings.sourceBandwidth;
+    const piece = Math.max(1, Math.floor(rate / 20));
+    for (let i = 0; i < chunk.length; i += piece) {
+      const part = chunk.subarray(i, i + piece);
+      this.bytePacer!.add(part, (part.length / rate) * 1000);
+    }
+  }
+
+  private frame(chunk: Buffer): void {
+    const ch = this.channel;
+    if (this.framePacer) {
+      this.framer!.push(chunk, (frame, ms) => this.framePacer!.add([frame, ms], ms));
+    } else {
+      this.framer!.push(chunk, (frame, ms) => ch.pushFrame(frame, ms));
+    }
+  }
+
+  private ended(src: OpenedSource, reason: string, failed: boolean, err?: Error): void {
+    if (this.current !== src) return;
+    const ranFor = performance.now() - this.openedPerf;
+    this.closeCurrent();
+    const ch = this.channel;
+    if (failed) {
+      this.log.error({ source: src.describe, err: err?.message ?? reason }, 'source failed');
+      ch.kernel.hooks.sourceFailed.call(ch, err ?? new Error(reason));
+    } else {
+      this.log.info({ source: src.describe, reason }, 'source closed');
+      ch.kernel.hooks.sourceClosed.call(ch, reason);
+    }
+    if (this.stopped) return;
+    if (!this.spec) return this.startGrace();
+    if (reason !== 'quiet' && !ch.settings.reopen) return this.gone(`source ended (${reason}) and -reopen=false`);
+    if (this.onDemand && ch.listeners.length === 0) return;
+    this.scheduleReopen(failed || ranFor < HEALTHY_RUN_MS || reason === 'quiet' ? 'backoff' : 'now');
+  }
+
+  private failed(err: Error): void {
+    const ch = this.channel;
+    this.log.error({ source: this.spec?.kind, err: err.message }, 'source could not be opened');
+    ch.kernel.hooks.sourceFailed.call(ch, err);
+    if (this.stopped) return;
+    if (!ch.settings.reopen) return this.gone(`source could not be opened (${err.message}) and -reopen=false`);
+    this.scheduleReopen('backoff');
+  }
+
+  private scheduleReopen(mode: 'now' | 'backoff'): void {
+    if (mode === 'now') this.backoff = 0;
+    else this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff ? this.backoff * 2 : BACKOFF_FIRST_MS);
+    const delay = mode === 'now' ? 0 : this.backoff;
+    if (delay) this.log.info({ retryInMs: delay }, 'reopening source after backoff');
+    this.reopenTimer = setTimeout(() => {
+      this.reopenTimer = undefined;
+      void this.open();
+    }, delay);
+  }
+
+  private startGrace(): void {
+    const grace = this.channel.settings.grace;
+    this.log.info({ graceMs: grace }, 'broadcaster gone; keeping listeners for the grace period');
+    this.graceTimer = setTimeout(() => this.gone('broadcaster did not return within the grace period'), grace);
+  }
+
+  /** The channel's stream is over for good: its listeners are disconnected and it is removed. */
+  private gone(reason: string): void {
+    this.log.info({ reason }, 'channel ends');
+    this.stop(reason);
+    this.channel.kernel.channels.remove(this.channel);
+  }
+
+  private closeCurrent(): void {
+    const src = this.current;
+    if (!src) return;
+    this.current = undefined;
+    this.up = false;
+    clearInterval(this.quietTimer);
+    this.quietTimer = undefined;
+    this.bytePacer?.clear();
+    try {
+      src.close();
+    } catch (err) {
+      this.log.warn({ err }, 'closing source failed');
+    }
+  }
+
+  stop(_reason: string): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.reopenTimer);
+    clearTimeout(this.graceTimer);
+    this.framePacer?.clear();
+    this.closeCurrent();
+  }
+}
