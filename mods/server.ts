@@ -1,0 +1,174 @@
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import { NEED_MORE, type Connection } from '../core/connection.ts';
+import { UserError } from '../core/errors.ts';
+import type { Kernel } from '../core/kernel.ts';
+import { defineModule } from '../core/module.ts';
+
+interface ServerSettings {
+  address: string;
+  tlsAddress: string;
+  tlsCert: string;
+  tlsKey: string;
+  uid: number;
+  cpuMax: number;
+  headerTimeout: number;
+  maxHeadBytes: number;
+}
+
+/** Go's `host:port` (`:8000` = every interface, `[::1]:8000`, `:0` = any free port). */
+export function parseAddress(text: string, flag: string): { host: string | undefined; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new UserError(`invalid listen address "${text}" for ${flag}: expected host:port, :port or :0`);
+  const host = m[1] ?? m[2];
+  return { host: host || undefined, port };
+}
+
+function listen(server: net.Server, text: string, flag: string): Promise<string> {
+  const { host, port } = parseAddress(text, flag);
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new UserError(`cannot listen on ${text} (${flag}): ${err.code ?? err.message}`)));
+    server.listen({ host, port, backlog: 4096 }, () => {
+      const a = server.address() as net.AddressInfo;
+      resolve(a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
+    });
+  });
+}
+
+let nextConnId = 1;
+
+/**
+ * The front door: one listening port (and optionally a TLS port) for every
+ * protocol. Each connection's first bytes go to the `connection` hook, whose
+ * taps claim it; nothing else here knows a protocol.
+ */
+export default defineModule<ServerSettings>({
+  name: 'server',
+  description: 'listening ports and connection sniffing',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      address: { type: 'string', default: ':8000', description: 'listen address host:port' },
+      tlsAddress: { type: 'string', default: '', description: 'TLS listen address (empty = no TLS port)' },
+      tlsCert: { type: 'string', default: '', description: 'TLS certificate chain (PEM file)' },
+      tlsKey: { type: 'string', default: '', description: 'TLS private key (PEM file)' },
+      uid: { type: 'integer', minimum: -1, default: -1, description: 'switch to this user id after binding (-1 = stay)' },
+      cpuMax: { type: 'integer', minimum: 0, default: 0, description: 'accepted for streamserve compatibility; no effect' },
+      headerTimeout: { type: ['string', 'number'], 'x-duration': true, default: '15s', description: 'close a connection that has not finished its request or handshake by then' },
+      maxHeadBytes: { type: 'integer', minimum: 256, default: 16384, description: 'largest request head or handshake preamble' },
+    },
+  },
+  flags: {
+    address: { setting: 'address', type: 'string', description: 'listen address: host:port, :port for every interface, :0 for any free port' },
+    'tls-address': { setting: 'tlsAddress', type: 'string', description: 'also serve every protocol over TLS on this address' },
+    'tls-cert': { setting: 'tlsCert', type: 'string', description: 'TLS certificate chain, PEM file' },
+    'tls-key': { setting: 'tlsKey', type: 'string', description: 'TLS private key, PEM file' },
+    uid: { setting: 'uid', type: 'int', description: 'switch to this user id after binding the ports (-1 = stay)' },
+    'cpu-max': { setting: 'cpuMax', type: 'int', description: 'accepted for streamserve compatibility; Node runs the engine on one thread, so it has no effect' },
+    'header-timeout': { setting: 'headerTimeout', type: 'duration', description: 'close connections whose request head or handshake is not complete by then' },
+  },
+  apply(kernel: Kernel, s: ServerSettings) {
+    const log = kernel.logger('server');
+    const sockets = new Set<net.Socket>();
+    let tlsOptions: tls.TlsOptions | undefined;
+    if (s.tlsAddress) {
+      if (!s.tlsCert || !s.tlsKey) throw new UserError('-tls-address needs -tls-cert and -tls-key');
+      try {
+        tlsOptions = { cert: readFileSync(s.tlsCert), key: readFileSync(s.tlsKey) };
+        tls.createSecureContext(tlsOptions);
+      } catch (err) {
+        throw new UserError(`cannot load TLS certificate or key (-tls-cert ${s.tlsCert}, -tls-key ${s.tlsKey}): ${(err as Error).message}`);
+      }
+    }
+
+    const accept = (socket: net.Socket, secure: boolean) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      // Errors on a connection concern that connection only.
+      socket.on('error', (err) => log.debug({ err: err.message, conn: conn.id }, 'connection error'));
+      socket.setNoDelay(true);
+      const conn: Connection = { id: nextConnId++, socket, head: Buffer.alloc(0), remoteAddress: socket.remoteAddress ?? '?', secure };
+      const timer = setTimeout(() => {
+        log.info({ conn: conn.id, remote: conn.remoteAddress }, 'closing connection: no complete request or handshake within the header timeout');
+        socket.destroy();
+      }, s.headerTimeout);
+      let busy = false;
+      let pending = false;
+      const sniff = async (): Promise<void> => {
+        busy = true;
+        try {
+          const result = await kernel.hooks.connection.promise(conn);
+          if (typeof result === 'function') {
+            clearTimeout(timer);
+            socket.off('data', onData);
+            socket.off('end', onEnd);
+            // The handler gets a paused socket and resumes it once its own listeners are attached.
+            socket.pause();
+            result(conn);
+            return;
+          }
+          if (result !== NEED_MORE) {
+            log.info({ conn: conn.id, remote: conn.remoteAddress }, 'closing connection: no protocol recognises it');
+            socket.destroy();
+            return;
+          }
+          if (conn.head.length > s.maxHeadBytes * 4) {
+            log.info({ conn: conn.id, remote: conn.remoteAddress, bytes: conn.head.length }, 'closing connection: preamble too long');
+            socket.destroy();
+          }
+        } catch (err) {
+          log.error({ err, conn: conn.id }, 'connection sniffing failed');
+          socket.destroy();
+        } finally {
+          busy = false;
+        }
+        if (pending && !socket.destroyed) {
+          pending = false;
+          await sniff();
+        }
+      };
+      const onData = (chunk: Buffer) => {
+        conn.head = conn.head.length ? Buffer.concat([conn.head, chunk]) : chunk;
+        if (busy) pending = true;
+        else void sniff();
+      };
+      const onEnd = () => { clearTimeout(timer); socket.destroy(); };
+      socket.on('data', onData);
+      socket.once('end', onEnd);
+      socket.once('close', () => clearTimeout(timer));
+    };
+
+    const plain = net.createServer({ noDelay: true }, (socket) => accept(socket, false));
+    const secure = tlsOptions ? tls.createServer(tlsOptions, (socket) => accept(socket, true)) : undefined;
+    secure?.on('tlsClientError', (err, socket) => {
+      log.info({ err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
+    });
+
+    kernel.hooks.start.tapPromise('server', async () => {
+      const bound = await listen(plain, s.address, '-address');
+      log.info({ address: bound, port: (plain.address() as net.AddressInfo).port }, 'listening');
+      if (secure) {
+        const tlsBound = await listen(secure, s.tlsAddress, '-tls-address');
+        log.info({ address: tlsBound, port: (secure.address() as net.AddressInfo).port, tls: true }, 'listening');
+      }
+      if (s.uid >= 0) {
+        try {
+          process.setuid(s.uid);
+          log.info({ uid: s.uid }, 'switched user id');
+        } catch (err) {
+          throw new UserError(`cannot switch to user id ${s.uid} (-uid): ${(err as Error).message}`);
+        }
+      }
+    });
+
+    kernel.hooks.stop.tapPromise('server', async () => {
+      plain.close();
+      secure?.close();
+      // Claimed sockets (listeners, broadcasters) are ended by their owners; anything left is cut.
+      setTimeout(() => { for (const socket of sockets) socket.destroy(); }, 500).unref();
+    });
+  },
+});
