@@ -16,4 +16,5 @@ export interface AuthRequest {
 
 export type AuthDecision =
   | { allow: true; user?: string }
-  | { allow: false; reason: string };
+  /** `forbidden`: the credentials are right but this action is not theirs to take (HTTP 403, not 401). */
+  | { allow: false; reason: string; forbidden?: boolean };

@@ -53,3 +53,12 @@ export const channelDefaults: ChannelSettings = {
   closeIdle: false, reopen: true, contentType: 'application/octet-stream', maxQuietInterval: 0, realtime: false,
   burst: 2000, burstBytes: 65536, grace: 30_000,
 };
+
+/** The channel settings found in a settings section (which may hold other keys too). */
+export function pickChannelSettings(section: Partial<ChannelSettings>): ChannelSettings {
+  const out = { ...channelDefaults };
+  for (const key of Object.keys(channelDefaults) as (keyof ChannelSettings)[]) {
+    if (section[key] !== undefined) (out as Record<string, unknown>)[key] = section[key];
+  }
+  return out;
+}

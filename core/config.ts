@@ -73,10 +73,15 @@ export function mergeLayers(layers: readonly ConfigLayer[]): { merged: Obj; orig
   const visit = (target: Obj, src: Obj, path: string, layer: ConfigLayer) => {
     for (const [key, value] of Object.entries(src)) {
       const p = path ? `${path}.${key}` : key;
-      if (isObj(value) && isObj(target[key])) {
+      if (isObj(value)) {
+        // Recurse even into a fresh section so each setting keeps its own origin (`flag -uid`, not `flags`).
+        if (!isObj(target[key])) {
+          target[key] = {};
+          origins.set(p, layer.origins?.get(p) ?? layer.label);
+        }
         visit(target[key] as Obj, value, p, layer);
       } else {
-        target[key] = isObj(value) ? structuredClone(value) : value;
+        target[key] = value;
         origins.set(p, layer.origins?.get(p) ?? layer.label);
       }
     }
@@ -141,7 +146,10 @@ export function validateSettings(modules: readonly StreamserveModule[], merged: 
       problems.push(`setting ${key} (from ${origins.get(key) ?? originOf(key, origins)}): no loaded module is named "${key}"; is it missing from main.mods?`);
     }
   }
-  if (problems.length) throw new UserError(`invalid settings:\n  ${[...new Set(problems)].join('\n  ')}`);
+  const unique = [...new Set(problems)];
+  // One problem, one line (the CLI prints it as is); several get a line each.
+  if (unique.length === 1) throw new UserError(`invalid ${unique[0]}`);
+  if (unique.length) throw new UserError(`invalid settings:\n  ${unique.join('\n  ')}`);
   return settings;
 }
 

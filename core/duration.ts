@@ -21,7 +21,8 @@ export function parseDuration(text: string): number | undefined {
     if (!m) return undefined;
     total += Number(m[1]) * UNITS[m[2]!]!;
   }
-  return sign * total;
+  // Go counts whole nanoseconds; rounding there keeps 1.1s at 1100 ms, not 1100.0000000000002.
+  return sign * (Math.round(total * 1e6) / 1e6) + 0; // + 0: "-0s" is 0, not -0
 }
 
 /** Formats milliseconds the way Go prints a duration (for -help defaults and logs). */
@@ -29,12 +30,14 @@ export function formatDuration(ms: number): string {
   if (ms === 0) return '0s';
   const sign = ms < 0 ? '-' : '';
   let rest = Math.abs(ms);
-  if (rest < 1000) return `${sign}${+rest.toFixed(3)}ms`;
+  if (rest < 1e-3) return `${sign}${Math.round(rest * 1e6)}ns`;
+  if (rest < 1) return `${sign}${+(rest * 1e3).toFixed(3)}µs`;
+  if (rest < 1000) return `${sign}${+rest.toFixed(6)}ms`;
   let out = '';
   const h = Math.floor(rest / 3_600_000);
   if (h) { out += `${h}h`; rest -= h * 3_600_000; }
   const m = Math.floor(rest / 60_000);
   if (h || m) { out += `${m}m`; rest -= m * 60_000; }
-  out += `${+(rest / 1000).toFixed(3)}s`;
+  out += `${+(rest / 1000).toFixed(9)}s`;
   return sign + out;
 }

@@ -56,7 +56,8 @@ export function parseFlags(argv: readonly string[], defs: ReadonlyMap<string, Fl
     values.set(name, convert(name, def.type, text));
   }
   const rest = argv.slice(i);
-  if (restFlag) values.set(restFlag, rest);
+  // `true` left in place means the flag was given without anything after it.
+  if (restFlag && rest.length) values.set(restFlag, rest);
   return { values, rest: restFlag ? [] : rest };
 }
 

@@ -19,3 +19,9 @@ export interface FramerOptions {
   /** The raw filter's frame size; for other filters the largest frame accepted. */
   frameBytes: number;
 }
+
+/** Names of the registered frame filters (for error messages listing what is available). */
+export function frameFilterNames(map: { _map?: Map<string, { isUsed(): boolean }> }): string[] {
+  // tapable's HookMap keeps its hooks in `_map`; it has no public way to list keys.
+  return [...(map._map ?? new Map()).entries()].filter(([, hook]) => hook.isUsed()).map(([name]) => name).sort();
+}

@@ -106,8 +106,8 @@ export class Kernel {
 function nameTapErrors(hookName: string, hook: Hook<any, any> | HookMap<any>): void {
   if ('for' in hook) {
     hook.intercept({
-      factory: (key: unknown, create: (key: unknown) => Hook<any, any>) => {
-        const h = create(key);
+      // tapable hands the interceptor the hook its factory just made (not the factory).
+      factory: (key: unknown, h: Hook<any, any>) => {
         nameTapErrors(`${hookName}(${String(key)})`, h);
         return h;
       },

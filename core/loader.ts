@@ -16,8 +16,10 @@ let tsLoaderRegistered = false;
 /** An operator's `.ts` module needs a TypeScript loader; the built-in modules are compiled, so it is registered only then. */
 async function ensureTsLoader(): Promise<void> {
   if (tsLoaderRegistered || builtinExt === '.ts') return;
-  const { register } = await import('tsx/esm/api');
-  register();
+  const [esm, cjs] = await Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]);
+  esm.register();
+  // A .ts file outside a `"type": "module"` package is loaded as CommonJS, which needs tsx's require hook too.
+  cjs.register();
   tsLoaderRegistered = true;
 }
 
@@ -51,7 +53,9 @@ export async function loadModules(entries: readonly ModsEntry[]): Promise<Loaded
     } catch (err) {
       throw new UserError(`${where(entry)}: module ${entry.text} failed to load: ${(err as Error).message}`);
     }
-    const mod = ((exported as { default?: unknown }).default ?? exported) as Partial<StreamserveModule>;
+    let mod = ((exported as { default?: unknown }).default ?? exported) as Partial<StreamserveModule> & { default?: unknown };
+    // ESM syntax compiled to CommonJS (such a .ts file) nests its default export once more.
+    if (mod && typeof mod === 'object' && !('name' in mod) && 'default' in mod) mod = mod.default as typeof mod;
     if (typeof mod?.name !== 'string' || !mod.name) {
       throw new UserError(`${where(entry)}: module ${entry.text} exports no name (export default { name, apply })`);
     }

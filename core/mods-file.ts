@@ -28,7 +28,8 @@ export function where(e: { file: string; line: number }): string {
 export function readModsFile(file: string, seen: string[] = []): ModsEntry[] {
   const abs = resolve(file);
   if (seen.includes(abs)) {
-    throw new UserError(`${seen.at(-1)}: includes ${abs}, which includes itself (${[...seen, abs].join(' -> ')})`);
+    // The including line prefixes its file:line (parseMods below).
+    throw new UserError(`include cycle: ${[...seen, abs].join(' -> ')}`);
   }
   let text: string;
   try {
@@ -61,7 +62,7 @@ export function parseMods(text: string, file: string, seen: string[] = [file]): 
     }
     if (BARE_NAME.test(entry)) {
       out.push({ builtin: entry, text: entry, file, line });
-    } else if (entry.includes('/') || entry.startsWith('.')) {
+    } else if (entry.includes('/') || entry.startsWith('.') || /\.(m?js|ts)$/.test(entry)) {
       out.push({ path: resolve(dirname(file), entry), text: entry, file, line });
     } else {
       throw new UserError(`${file}:${line}: "${entry}" is neither a built-in module name nor a path`);

@@ -19,6 +19,8 @@ export class SourceRunner {
   describe = '';
   opens = 0;
   bytesIn = 0;
+  /** Why the last open or read failed, until a source opens again. */
+  lastError: string | undefined;
   private current: OpenedSource | undefined;
   private opening = false;
   private stopped = false;
@@ -109,6 +111,7 @@ export class SourceRunner {
     const ch = this.channel;
     this.current = src;
     this.up = true;
+    this.lastError = undefined;
     this.opens++;
     this.openedAt = new Date();
     this.openedPerf = performance.now();
@@ -193,6 +196,7 @@ export class SourceRunner {
     this.closeCurrent();
     const ch = this.channel;
     if (failed) {
+      this.lastError = err?.message ?? reason;
       this.log.error({ source: src.describe, err: err?.message ?? reason }, 'source failed');
       ch.kernel.hooks.sourceFailed.call(ch, err ?? new Error(reason));
     } else {
@@ -208,6 +212,7 @@ export class SourceRunner {
 
   private failed(err: Error): void {
     const ch = this.channel;
+    this.lastError = err.message;
     this.log.error({ source: this.spec?.kind, err: err.message }, 'source could not be opened');
     ch.kernel.hooks.sourceFailed.call(ch, err);
     if (this.stopped) return;

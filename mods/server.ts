@@ -14,7 +14,7 @@ interface ServerSettings {
   uid: number;
   cpuMax: number;
   headerTimeout: number;
-  maxHeadBytes: number;
+  maxPreambleBytes: number;
 }
 
 /** Go's `host:port` (`:8000` = every interface, `[::1]:8000`, `:0` = any free port). */
@@ -58,7 +58,7 @@ export default defineModule<ServerSettings>({
       uid: { type: 'integer', minimum: -1, default: -1, description: 'switch to this user id after binding (-1 = stay)' },
       cpuMax: { type: 'integer', minimum: 0, default: 0, description: 'accepted for streamserve compatibility; no effect' },
       headerTimeout: { type: ['string', 'number'], 'x-duration': true, default: '15s', description: 'close a connection that has not finished its request or handshake by then' },
-      maxHeadBytes: { type: 'integer', minimum: 256, default: 16384, description: 'largest request head or handshake preamble' },
+      maxPreambleBytes: { type: 'integer', minimum: 256, default: 65536, description: 'bytes a connection may send before a protocol claims it' },
     },
   },
   flags: {
@@ -115,7 +115,7 @@ export default defineModule<ServerSettings>({
             socket.destroy();
             return;
           }
-          if (conn.head.length > s.maxHeadBytes * 4) {
+          if (conn.head.length > s.maxPreambleBytes) {
             log.info({ conn: conn.id, remote: conn.remoteAddress, bytes: conn.head.length }, 'closing connection: preamble too long');
             socket.destroy();
           }
@@ -156,7 +156,7 @@ export default defineModule<ServerSettings>({
       }
       if (s.uid >= 0) {
         try {
-          process.setuid(s.uid);
+          process.setuid!(s.uid);
           log.info({ uid: s.uid }, 'switched user id');
         } catch (err) {
           throw new UserError(`cannot switch to user id ${s.uid} (-uid): ${(err as Error).message}`);

@@ -1,0 +1,62 @@
+import { channelSettingsSchema, pickChannelSettings, type ChannelSettings } from '../core/channel-settings.ts';
+import { UserError } from '../core/errors.ts';
+import type { Kernel } from '../core/kernel.ts';
+import { defineModule } from '../core/module.ts';
+import type { ChannelInfo } from '../core/channel.ts';
+import { checkFilter, commandOf } from './source.ts';
+
+interface ChannelEntry extends ChannelSettings {
+  mount: string;
+  path?: string;
+  exec?: string[] | string;
+  name?: string;
+  description?: string;
+  genre?: string;
+}
+
+/**
+ * Several channels in one server, from the config file's `channels` list; each
+ * has its own mount, source and settings (unset ones take the defaults, not the
+ * flags: the flags are the default channel's).
+ */
+export default defineModule<ChannelEntry[]>({
+  name: 'channels',
+  description: 'channels from the config file',
+  needs: ['source'],
+  schema: {
+    type: 'array',
+    default: [],
+    items: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['mount'],
+      properties: {
+        mount: { type: 'string', pattern: '^/[^?#\\s]*$', description: 'where listeners find it, e.g. /radio' },
+        path: { type: 'string', minLength: 1 },
+        exec: { type: ['array', 'string'], items: { type: 'string' }, minItems: 1, minLength: 1 },
+        name: { type: 'string' },
+        description: { type: 'string' },
+        genre: { type: 'string' },
+        ...channelSettingsSchema,
+      },
+    },
+  },
+  apply(kernel: Kernel, entries: ChannelEntry[]) {
+    const seen = new Set<string>();
+    entries.forEach((e, i) => {
+      const at = `channels[${i}] (${e.mount})`;
+      if (seen.has(e.mount)) throw new UserError(`setting ${at}: mount ${e.mount} is listed twice`);
+      seen.add(e.mount);
+      if (!e.path === !e.exec) throw new UserError(`setting ${at}: give exactly one of path or exec`);
+    });
+    kernel.hooks.start.tap('channels', () => {
+      entries.forEach((e, i) => {
+        checkFilter(kernel, e.filter, `setting channels[${i}].filter`);
+        const spec = e.exec ? { kind: 'exec', command: commandOf(e.exec) } : { kind: 'path', path: e.path };
+        const channel = kernel.channels.create(e.mount, pickChannelSettings(e), spec);
+        const info: ChannelInfo = { name: e.name, description: e.description, genre: e.genre };
+        channel.info = info;
+      });
+    });
+  },
+});

@@ -1,0 +1,109 @@
+import { NEED_MORE, type Connection } from '../core/connection.ts';
+import type { Kernel } from '../core/kernel.ts';
+import { defineModule } from '../core/module.ts';
+import { createHttpHooks, type HttpApi, type HttpRequest } from './http/api.ts';
+import { looksLikeRequest, parseHead, type RequestHead } from './http/request.ts';
+import { respondText } from './http/response.ts';
+import { serveListener } from './http/listener.ts';
+
+interface HttpSettings {
+  maxLineBytes: number;
+  maxHeadBytes: number;
+}
+
+function basicAuth(header: string | undefined): HttpRequest['basic'] {
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
+  if (!m) return undefined;
+  const text = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = text.indexOf(':');
+  return colon < 0 ? undefined : { user: text.slice(0, colon), password: text.slice(colon + 1) };
+}
+
+function toRequest(conn: Connection, head: RequestHead): HttpRequest {
+  let url: URL;
+  try {
+    url = new URL(head.target, 'http://x');
+  } catch {
+    url = new URL('http://x/');
+  }
+  let path = url.pathname;
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    // Keep the raw path; it will not match a mount.
+  }
+  return {
+    method: head.method,
+    target: head.target,
+    version: head.version,
+    path,
+    query: url.searchParams,
+    headers: head.headers,
+    body: conn.head.subarray(head.length),
+    socket: conn.socket,
+    conn,
+    remoteAddress: conn.remoteAddress,
+    basic: basicAuth(head.headers.authorization),
+  };
+}
+
+/**
+ * HTTP on the shared port: parses request heads itself (tolerantly, see
+ * http/request.ts), lets modules answer through its `request` hook, and streams
+ * channels to listeners with a close-delimited body, never chunked.
+ */
+export default defineModule<HttpSettings>({
+  name: 'http',
+  description: 'HTTP listeners and pages',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      maxLineBytes: { type: 'integer', minimum: 64, default: 8192, description: 'longest request line (longer: 414)' },
+      maxHeadBytes: { type: 'integer', minimum: 256, default: 16384, description: 'largest request head (larger: 431)' },
+    },
+  },
+  apply(kernel: Kernel, s: HttpSettings) {
+    const log = kernel.logger('http');
+    const hooks = createHttpHooks();
+    const api: HttpApi = {
+      hooks,
+      resolve: (path) => kernel.channels.get(path) ?? hooks.resolveChannel.call(path),
+    };
+    kernel.provide('http', api);
+
+    const handle = async (req: HttpRequest) => {
+      try {
+        const handled = await hooks.request.promise(req);
+        if (!handled) respondText(req.socket, 404, `no channel or page at ${req.path}`, {}, req.method === 'HEAD');
+      } catch (err) {
+        log.error({ err, path: req.path }, 'request failed');
+        respondText(req.socket, 500, 'internal error');
+      }
+    };
+
+    kernel.hooks.connection.tap('http', (conn) => {
+      const looks = looksLikeRequest(conn.head);
+      if (looks === false) return undefined;
+      if (looks === 'maybe') return NEED_MORE;
+      const parsed = parseHead(conn.head, s);
+      if (parsed.kind === 'partial') return NEED_MORE;
+      if (parsed.kind === 'error') {
+        return (c) => {
+          log.info({ remote: c.remoteAddress, status: parsed.status, reason: parsed.reason }, 'bad request');
+          respondText(c.socket, parsed.status, parsed.reason);
+        };
+      }
+      // The socket stays paused: a source's body must not flow before its handler listens.
+      return (c) => void handle(toRequest(c, parsed.head));
+    });
+
+    // Streams come last so that pages and admin calls registered by other modules win.
+    hooks.request.tapPromise({ name: 'http', stage: 100 }, async (req) => {
+      const channel = api.resolve(req.path);
+      if (!channel) return undefined;
+      await serveListener(kernel, api, req, channel);
+      return true;
+    });
+  },
+});

@@ -1,0 +1,62 @@
+import type { Channel } from '../../core/channel.ts';
+import type { Kernel } from '../../core/kernel.ts';
+import type { HttpApi, HttpRequest } from './api.ts';
+import { CORS_HEADERS, formatHead, NO_CACHE_HEADERS, respond, respondText } from './response.ts';
+
+/**
+ * Answers GET/HEAD/OPTIONS on a channel's mount. A GET becomes a listener: the
+ * head is written here (HTTP/1.0 style, close-delimited, as Icecast does, since
+ * several embedded players cannot de-chunk), then the engine owns the socket.
+ */
+export async function serveListener(kernel: Kernel, api: HttpApi, req: HttpRequest, channel: Channel): Promise<void> {
+  const { socket } = req;
+  const headOnly = req.method === 'HEAD';
+  if (req.method === 'OPTIONS') {
+    respond(socket, 204, { Allow: 'GET, HEAD, OPTIONS', 'Access-Control-Max-Age': 86400 });
+    return;
+  }
+  if (req.method !== 'GET' && !headOnly) {
+    respondText(socket, 405, `method ${req.method} not allowed on ${channel.mount}`, { Allow: 'GET, HEAD, OPTIONS' });
+    return;
+  }
+  const decision = await kernel.hooks.authenticate.promise({
+    action: 'watch',
+    protocol: 'http',
+    remoteAddress: req.remoteAddress,
+    mount: channel.mount,
+    user: req.basic?.user,
+    channelPassword: req.basic?.password ?? req.query.get('password') ?? undefined,
+  });
+  if (decision && !decision.allow) {
+    respondText(socket, 401, decision.reason, { 'WWW-Authenticate': `Basic realm="${channel.mount}"` }, headOnly);
+    return;
+  }
+  const refusal = await kernel.hooks.listenerJoin.promise({ channel, remoteAddress: req.remoteAddress, protocol: 'http', user: req.basic?.user });
+  if (refusal) {
+    respondText(socket, 503, refusal, {}, headOnly);
+    return;
+  }
+  if (channel.closed) {
+    respondText(socket, 404, `channel ${channel.mount} has ended`, {}, headOnly);
+    return;
+  }
+  if (!channel.source.up && channel.ring.head === 0 && channel.source.lastError) {
+    respondText(socket, 503, `source of ${channel.mount} cannot be opened: ${channel.source.lastError}`, {}, headOnly);
+    return;
+  }
+  const res = api.hooks.listenerResponse.call({
+    channel,
+    headers: { 'Content-Type': channel.settings.contentType, ...NO_CACHE_HEADERS, ...CORS_HEADERS, Connection: 'close' },
+  }, req);
+  if (socket.destroyed) return;
+  socket.write(formatHead(200, res.headers), 'latin1');
+  if (headOnly) {
+    socket.resume();
+    socket.end();
+    return;
+  }
+  // A listener sends nothing we need; reading keeps its FIN (disconnect) visible.
+  socket.resume();
+  socket.once('end', () => socket.destroy());
+  channel.join(socket, { remoteAddress: req.remoteAddress, protocol: 'http', user: req.basic?.user, transform: res.transform });
+}
