@@ -26,11 +26,19 @@ export interface ChannelInfo {
 /** A listener whose unsent backlog exceeds this is not written to until it drains. */
 const BACKLOG_CAP = 64 * 1024;
 /**
- * After a flush that took T ms the next one waits until 2T have passed, so writes
- * use at most about a third of the CPU: at once when listeners are few, batched
- * (several frames per write) when they are many.
+ * Listeners written per turn of the event loop: a round over ten thousand
+ * listeners is cut into slices so that accepting connections, reading the
+ * source and other channels' rounds are never held up for long.
  */
-const FLUSH_SPACING = 2;
+const SLICE = 512;
+/** A round that cost less than this is cheap: the next may start at once (low latency). */
+const CHEAP_ROUND_MS = 10;
+/**
+ * After a costly round of T ms the next starts no sooner than SPACING × T later,
+ * so writes take at most about a quarter of the CPU and carry several frames each
+ * under load (batching cuts the per-write cost, which dominates).
+ */
+const SPACING = 3;
 
 /**
  * One live stream at a mount: a source, a filter, an optional header, a ring of
@@ -48,8 +56,12 @@ export class Channel {
   framesSkipped = 0;
   closed = false;
   private flushScheduled = false;
-  private lastFlushEnd = 0;
-  private lastFlushCost = 0;
+  /** Next listener index of the round in progress (-1: no round running). */
+  private roundAt = -1;
+  private roundCost = 0;
+  private roundHead = 0;
+  private lastRoundEnd = 0;
+  private lastRoundCost = 0;
   private burstMemo: { head: number; start: number; payload: Buffer } | undefined;
 
   constructor(
@@ -70,17 +82,29 @@ export class Channel {
 
   private scheduleFlush(): void {
     this.flushScheduled = true;
-    const wait = this.lastFlushEnd + FLUSH_SPACING * this.lastFlushCost - performance.now();
+    const cost = this.lastRoundCost;
+    const wait = cost < CHEAP_ROUND_MS ? 0 : this.lastRoundEnd + SPACING * cost - performance.now();
     if (wait >= 1) setTimeout(this.flush, wait);
     else setImmediate(this.flush);
   }
 
-  /**
-   * Writes every listener what it is owed. Listeners at the same cursor (nearly
-   * all of them) share one payload buffer, so the cost per listener is one write.
-   */
+  /** Starts a round over all listeners; a round in progress picks up new frames by itself. */
   private readonly flush = (): void => {
     this.flushScheduled = false;
+    if (this.roundAt !== -1) return;
+    this.roundAt = 0;
+    this.roundCost = 0;
+    this.roundHead = this.ring.head;
+    this.slice();
+  };
+
+  /**
+   * Writes one slice of listeners what they are owed. Listeners at the same
+   * cursor (nearly all of them) share one payload buffer, so the cost per
+   * listener is one write. Swap-removals during a round may make a listener wait
+   * for the next round; none is ever written twice for the same frames.
+   */
+  private readonly slice = (): void => {
     const started = performance.now();
     const ring = this.ring;
     const head = ring.head;
@@ -89,7 +113,8 @@ export class Channel {
     let sharedFrom = -1;
     let others: Map<number, Buffer> | undefined;
     const listeners = this.listeners;
-    for (let i = 0; i < listeners.length; i++) {
+    const end = Math.min(listeners.length, this.roundAt + SLICE);
+    for (let i = this.roundAt; i < end; i++) {
       const l = listeners[i]!;
       let cursor = l.cursor;
       if (cursor >= head) continue;
@@ -120,9 +145,18 @@ export class Channel {
       this.bytesOut += payload.length;
       l.write(payload);
     }
-    const ended = performance.now();
-    this.lastFlushEnd = ended;
-    this.lastFlushCost = ended - started;
+    const now = performance.now();
+    this.roundCost += now - started;
+    if (end < listeners.length) {
+      this.roundAt = end;
+      setImmediate(this.slice);
+      return;
+    }
+    this.roundAt = -1;
+    this.lastRoundEnd = now;
+    this.lastRoundCost = this.roundCost;
+    // Frames that arrived during the round are owed to the listeners already passed.
+    if (this.ring.head !== this.roundHead && this.listeners.length && !this.flushScheduled) this.scheduleFlush();
   };
 
   /** `-client-max-bytes`: send whole frames until the limit is reached, then end. */
