@@ -1,0 +1,94 @@
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { Channel } from '../core/channel.ts';
+import type { Kernel } from '../core/kernel.ts';
+import { defineModule } from '../core/module.ts';
+import type { HttpApi } from './http/api.ts';
+import { NO_CACHE_HEADERS, respond, respondText } from './http/response.ts';
+
+interface MetricsSettings {
+  processMetrics: boolean;
+}
+
+type ChannelStats = ReturnType<Channel['stats']>;
+
+/**
+ * A per-channel series read from the channel's figures at scrape time. Series
+ * are rebuilt on every scrape, so a closed channel's series disappear with it,
+ * and nothing is counted on the stream path.
+ */
+function perChannel(
+  kernel: Kernel,
+  register: Registry,
+  kind: 'gauge' | 'counter',
+  name: string,
+  help: string,
+  value: (st: ChannelStats) => number,
+): void {
+  const collect = function (this: Gauge<'mount'> | Counter<'mount'>) {
+    this.reset();
+    for (const channel of kernel.channels.all()) {
+      const st = channel.stats();
+      if (this instanceof Gauge) this.set({ mount: st.mount }, value(st));
+      else this.inc({ mount: st.mount }, value(st));
+    }
+  };
+  const config = { name, help, labelNames: ['mount'] as const, registers: [register], collect };
+  if (kind === 'gauge') new Gauge(config);
+  else new Counter(config);
+}
+
+/** Prometheus text exposition at `/metrics`: per-channel figures (label `mount`) and Node's process metrics. */
+export default defineModule<MetricsSettings>({
+  name: 'metrics',
+  description: 'Prometheus metrics at /metrics',
+  needs: ['http'],
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      processMetrics: { type: 'boolean', default: true, description: 'also export prom-client\'s process and Node.js runtime metrics' },
+    },
+  },
+  apply(kernel: Kernel, s: MetricsSettings) {
+    const http = kernel.service<HttpApi>('http')!;
+    // Our own registry, not prom-client's global one: two kernels in one process must not share series.
+    const register = new Registry();
+    if (s.processMetrics) collectDefaultMetrics({ register });
+
+    new Gauge({
+      name: 'streamserve_channels',
+      help: 'Channels (mounts) that exist now',
+      registers: [register],
+      collect() { this.set(kernel.channels.size); },
+    });
+    const series: [kind: 'gauge' | 'counter', name: string, help: string, value: (st: ChannelStats) => number][] = [
+      ['gauge', 'streamserve_channel_listeners', 'Listeners connected to the channel', (st) => st.listeners],
+      ['gauge', 'streamserve_channel_listener_peak', 'Most listeners the channel has had at once', (st) => st.listenerPeak],
+      ['gauge', 'streamserve_channel_source_up', '1 while a source delivers to the channel, 0 while it is down or awaited', (st) => (st.sourceUp ? 1 : 0)],
+      ['counter', 'streamserve_channel_source_reconnects_total', 'Times the channel\'s source was opened again after the first', (st) => st.reconnects],
+      ['counter', 'streamserve_channel_bytes_in_total', 'Bytes read from the channel\'s sources', (st) => st.bytesIn],
+      ['counter', 'streamserve_channel_bytes_out_total', 'Stream bytes written to the channel\'s listeners', (st) => st.bytesOut],
+      ['counter', 'streamserve_channel_frames_in_total', 'Frames the channel\'s filter produced', (st) => st.framesIn],
+      ['counter', 'streamserve_channel_frames_skipped_total', 'Frames slow listeners skipped to catch up', (st) => st.framesSkipped],
+      ['counter', 'streamserve_channel_invalid_bytes_total', 'Source bytes the frame filter discarded as not part of a frame', (st) => st.invalidBytes],
+    ];
+    for (const [kind, name, help, value] of series) perChannel(kernel, register, kind, name, help, value);
+
+    http.hooks.request.tapPromise('metrics', async (req) => {
+      if (req.path !== '/metrics') return undefined;
+      if (req.method === 'OPTIONS') {
+        respond(req.socket, 204, { Allow: 'GET, HEAD, OPTIONS' });
+        return true;
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') return undefined;
+      try {
+        const text = await register.metrics();
+        respond(req.socket, 200, { 'Content-Type': register.contentType, ...NO_CACHE_HEADERS }, text, req.method === 'HEAD');
+      } catch (err) {
+        kernel.logger('metrics').error({ err }, 'collecting metrics failed');
+        respondText(req.socket, 500, 'collecting metrics failed');
+      }
+      return true;
+    });
+  },
+});
