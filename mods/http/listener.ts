@@ -1,5 +1,6 @@
 import type { Channel } from '../../core/channel.ts';
 import type { Kernel } from '../../core/kernel.ts';
+import { sameSecret } from '../../core/secret.ts';
 import type { HttpApi, HttpRequest } from './api.ts';
 import { CORS_HEADERS, formatHead, NO_CACHE_HEADERS, respond, respondText } from './response.ts';
 
@@ -19,16 +20,21 @@ export async function serveListener(kernel: Kernel, api: HttpApi, req: HttpReque
     respondText(socket, 405, `method ${req.method} not allowed on ${channel.mount}`, { Allow: 'GET, HEAD, OPTIONS' });
     return;
   }
+  const channelPassword = req.basic?.password ?? req.query.get('password') ?? undefined;
   const decision = await kernel.hooks.authenticate.promise({
     action: 'watch',
     protocol: 'http',
     remoteAddress: req.remoteAddress,
     mount: channel.mount,
     user: req.basic?.user,
-    channelPassword: req.basic?.password ?? req.query.get('password') ?? undefined,
+    channelPassword,
   });
-  if (decision && !decision.allow) {
-    respondText(socket, 401, decision.reason, { 'WWW-Authenticate': `Basic realm="${channel.mount}"` }, headOnly);
+  // Nobody decided (no auth module loaded): the broadcaster's channel password still holds.
+  const password = channel.info.password;
+  const denied = decision && !decision.allow ? decision.reason
+    : !decision && password && !sameSecret(channelPassword ?? '', password) ? 'wrong channel password' : undefined;
+  if (denied) {
+    respondText(socket, 401, denied, { 'WWW-Authenticate': `Basic realm="${channel.mount}"` }, headOnly);
     return;
   }
   const refusal = await kernel.hooks.listenerJoin.promise({ channel, remoteAddress: req.remoteAddress, protocol: 'http', user: req.basic?.user });

@@ -1,0 +1,21 @@
+import { channelDefaults, type ChannelSettings } from '../../core/channel-settings.ts';
+import type { FstreamSettings } from './context.ts';
+
+/**
+ * A broadcaster's channel: `bufsize` bytes per frame (raw filter), or each chunk
+ * as it arrives (chunk filter) for `bufsize=0`. No burst, so a new watcher
+ * starts at the newest complete chunk, a chunk boundary. The ring holds about
+ * `ringBytes` of stream so a watcher briefly behind is not skipped ahead.
+ */
+export function fstreamChannelSettings(s: FstreamSettings, bufsize: number): ChannelSettings {
+  const frameBytes = bufsize > 0 ? bufsize : s.maxChunk;
+  return {
+    ...channelDefaults,
+    filter: bufsize > 0 ? 'raw' : 'chunk',
+    frameBytes,
+    sourceBuffer: Math.min(65_536, Math.max(16, Math.ceil(s.ringBytes / frameBytes))),
+    burst: 0,
+    burstBytes: 0,
+    grace: s.grace,
+  };
+}
