@@ -9,6 +9,8 @@ export interface UserRecord {
   passwordHash?: string;
   /** `mounts=/live.mp3,/radio/*`: mounts beyond `/NAME/…` the user may publish to. */
   mounts: string[];
+  /** `admin=true`: may update any mount's metadata (Icecast's admin user). */
+  admin: boolean;
 }
 
 /**
@@ -31,5 +33,6 @@ export function parseUserFile(name: string, text: string): UserRecord {
   }
   take(data, true);
   const mounts = (fields.get('mounts') ?? '').split(',').map((m) => m.trim()).filter((m) => m.startsWith('/'));
-  return { name, password: fields.get('password'), passwordHash: fields.get('password_hash') || undefined, mounts };
+  const admin = /^(1|true|yes|on)$/i.test(fields.get('admin') ?? '');
+  return { name, password: fields.get('password'), passwordHash: fields.get('password_hash') || undefined, mounts, admin };
 }

@@ -16,7 +16,7 @@ export const THROTTLED = 'too many failed attempts from this address; try again 
 
 /**
  * The users module's decisions: credentials for `broadcast` and `token`, the
- * channel password for `watch`. No opinion on anything else, so an operator's
+ * channel password for `watch`, admin users for `admin`. No opinion on anything else, so an operator's
  * module (or the caller's default) decides that.
  */
 export class Users implements UsersService {
@@ -35,6 +35,8 @@ export class Users implements UsersService {
         return this.credentials(req);
       case 'watch':
         return this.channelPassword(req);
+      case 'admin':
+        return this.admin(req);
       default:
         return undefined;
     }
@@ -57,6 +59,15 @@ export class Users implements UsersService {
       return { allow: false, reason: `user ${user} may not publish to ${req.mount}`, forbidden: true };
     }
     return { allow: true, user };
+  }
+
+  /** Admin users (`admin=true`) may do admin actions; anyone else is left to the caller (a mount's owner, for instance). */
+  private async admin(req: AuthRequest): Promise<AuthDecision | undefined> {
+    const record = await this.store.get(req.user ?? '');
+    if (!record?.admin || this.throttle.blocked(req.remoteAddress)) return undefined;
+    if (await verifyPassword(record, req.password ?? '')) return { allow: true, user: record.name };
+    this.throttle.fail(req.remoteAddress);
+    return undefined;
   }
 
   private channelPassword(req: AuthRequest): AuthDecision | undefined {

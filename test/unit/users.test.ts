@@ -28,7 +28,7 @@ test('safe names: letters, digits, _ and -, no dots, slashes or leading dash', (
 });
 
 test('user files: [DEFAULT] or top level, values always text, quoted passwords keep ; and #', () => {
-  assert.deepEqual(parseUserFile('fier', '[DEFAULT]\npassword=foobar\n'), { name: 'fier', password: 'foobar', passwordHash: undefined, mounts: [] });
+  assert.deepEqual(parseUserFile('fier', '[DEFAULT]\npassword=foobar\n'), { name: 'fier', password: 'foobar', passwordHash: undefined, mounts: [], admin: false });
   assert.equal(parseUserFile('a', 'password=true\n').password, 'true');
   assert.equal(parseUserFile('a', 'password="x;y#z"\n').password, 'x;y#z');
   assert.equal(parseUserFile('a', '[DEFAULT]\npassword=1\n[other]\npassword=2\n').password, '1');
@@ -121,6 +121,7 @@ test('authenticate: passwords, hashes, tokens, mounts, channel passwords, thrott
   writeFileSync(join(dir, 'fier.ini'), '[DEFAULT]\npassword=123\n');
   writeFileSync(join(dir, 'hashed.ini'), `[DEFAULT]\npassword_hash=${await hashPassword('pw')}\nmounts=/live.mp3\n`);
   writeFileSync(join(dir, 'nopass.ini'), '[DEFAULT]\npassword=\n');
+  writeFileSync(join(dir, 'boss.ini'), '[DEFAULT]\npassword=adm\nadmin=true\n');
   const kernel = new Kernel({ log, settings: {}, packageRoot: dir });
   const users = new Users(new UserStore(dir, log), new TokenBook(60_000), new FailureThrottle(20, 60_000), kernel.channels, log);
   const ask = (r: Partial<AuthRequest>) => users.authenticate({ action: 'broadcast', protocol: 'test', remoteAddress: '10.0.0.1', ...r });
@@ -134,7 +135,9 @@ test('authenticate: passwords, hashes, tokens, mounts, channel passwords, thrott
   const token = users.issueToken('fier');
   assert.deepEqual(await ask({ user: 'fier', token }), { allow: true, user: 'fier' });
   assert.deepEqual(await ask({ user: 'fier', token }), { allow: false, reason: AUTH_FAILED });
-  assert.equal(await ask({ action: 'admin', user: 'fier', password: '123' }), undefined);
+  assert.equal(await ask({ action: 'admin', user: 'fier', password: '123' }), undefined, 'not an admin: left to the caller');
+  assert.deepEqual(await ask({ action: 'admin', user: 'boss', password: 'adm' }), { allow: true, user: 'boss' });
+  assert.equal(await ask({ action: 'admin', user: 'boss', password: 'wrong' }), undefined);
   assert.ok(await users.checkPassword('fier', '123', '10.0.0.1'));
   assert.ok(await users.mayPublish('hashed', '/live.mp3'));
 
