@@ -104,7 +104,8 @@ export class Channel {
    * listener is one write. Swap-removals during a round may make a listener wait
    * for the next round; none is ever written twice for the same frames.
    */
-  private readonly slice = (): void => {
+  private readonly slice = (all = false): void => {
+    if (this.roundAt === -1) return;
     const started = performance.now();
     const ring = this.ring;
     const head = ring.head;
@@ -113,7 +114,7 @@ export class Channel {
     let sharedFrom = -1;
     let others: Map<number, Buffer> | undefined;
     const listeners = this.listeners;
-    const end = Math.min(listeners.length, this.roundAt + SLICE);
+    let end = all ? listeners.length : Math.min(listeners.length, this.roundAt + SLICE);
     for (let i = this.roundAt; i < end; i++) {
       const l = listeners[i]!;
       let cursor = l.cursor;
@@ -128,6 +129,11 @@ export class Channel {
       }
       if (l.maxBytes) {
         this.writeLimited(l, head);
+        if (l.closed) {
+          // Ended and swap-removed: the listener moved into slot i is due now, and the list is one shorter.
+          end = Math.min(end, listeners.length);
+          i--;
+        }
         continue;
       }
       let payload: Buffer;
@@ -228,6 +234,11 @@ export class Channel {
     if (this.closed) return;
     this.closed = true;
     this.source.stop('channel closed');
+    // Frames already read (a source's last bytes before its EOF) still reach every listener, in one full round.
+    this.roundAt = 0;
+    this.roundCost = 0;
+    this.roundHead = this.ring.head;
+    this.slice(true);
     this.endListeners();
   }
 

@@ -5,9 +5,11 @@
  * clock by more than `aheadMs`) and when to resume.
  */
 export class Pacer<T> {
-  private queue: { item: T; cost: number }[] = [];
+  /** Released entries are cleared at once: until compaction they would keep their items (source buffers) alive. */
+  private queue: ({ item: T; cost: number } | undefined)[] = [];
   private head = 0;
-  private clock = 0;
+  /** When the next item is due; -Infinity so the first item starts the clock even in a process younger than the catch-up allowance. */
+  private clock = -Infinity;
   private queuedMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private paused = false;
@@ -34,7 +36,8 @@ export class Pacer<T> {
     // A source that fell behind (starved, reopened) restarts the clock instead of bursting to catch up.
     if (this.clock < now - 200) this.clock = now;
     while (this.head < this.queue.length && this.clock <= now) {
-      const { item, cost } = this.queue[this.head++]!;
+      const { item, cost } = this.queue[this.head]!;
+      this.queue[this.head++] = undefined;
       this.clock += cost;
       this.queuedMs -= cost;
       this.release(item);

@@ -167,6 +167,8 @@ export class SourceRunner {
         return Buffer.alloc(0);
       }
       this.channel.header = header;
+      // Listeners that joined before the first header arrived have had no frame yet: the header goes first.
+      if (!old) for (const l of this.channel.listeners) l.socket.write(header);
     }
     return chunk.subarray(part.length);
   }
