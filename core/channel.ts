@@ -55,6 +55,8 @@ export class Channel {
   bytesOut = 0;
   framesSkipped = 0;
   closed = false;
+  /** Frames before this one are from a source closed on idle: stale media, never part of a burst. */
+  burstFloor = 0;
   private flushScheduled = false;
   /** Next listener index of the round in progress (-1: no round running). */
   private roundAt = -1;
@@ -188,7 +190,7 @@ export class Channel {
     socket.cork();
     if (this.header) socket.write(this.header);
     const head = ring.head;
-    const start = opts.noBurst ? Math.max(ring.oldest, head - 1) : ring.burstStart(this.settings.burst, this.settings.burstBytes);
+    const start = Math.max(this.burstFloor, opts.noBurst ? Math.max(ring.oldest, head - 1) : ring.burstStart(this.settings.burst, this.settings.burstBytes));
     l.cursor = Math.max(0, start);
     if (l.cursor < head && !l.maxBytes) {
       // Listeners joining between two frames share one burst buffer.

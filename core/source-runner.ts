@@ -69,6 +69,7 @@ export class SourceRunner {
     if (count === 0 && this.channel.settings.closeIdle && (this.current || this.opening || this.reopenTimer)) {
       this.log.info('last listener left; closing source (close-idle)');
       this.closeCurrent();
+      this.channel.burstFloor = this.channel.ring.head;
       clearTimeout(this.reopenTimer);
       this.reopenTimer = undefined;
       if (!this.channel.settings.reopen) this.gone('closed on idle and -reopen=false');
@@ -168,7 +169,7 @@ export class SourceRunner {
       }
       this.channel.header = header;
       // Listeners that joined before the first header arrived have had no frame yet: the header goes first.
-      if (!old) for (const l of this.channel.listeners) l.socket.write(header);
+      if (!old) for (const l of this.channel.listeners) l.write(header);
     }
     return chunk.subarray(part.length);
   }

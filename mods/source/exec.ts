@@ -24,10 +24,10 @@ export function openExec(command: readonly string[], log: Logger): Promise<Opene
     });
     child.once('exit', (code, signal) => {
       exited = true;
-      log.info({ pid: child.pid, code, signal, command: describe }, 'source command exited');
+      log.info({ childPid: child.pid, code, signal, command: describe }, 'source command exited');
     });
     child.once('spawn', () => {
-      log.info({ pid: child.pid, command: describe }, 'source command started');
+      log.info({ childPid: child.pid, command: describe }, 'source command started');
       resolve({
         readable: stdout,
         describe,
