@@ -25,19 +25,19 @@ const APPLY_TIMEOUT_MS = 10_000;
 interface FlagOwner { mod?: StreamserveModule; name: string; spec: FlagSpec }
 
 /**
- * Finds `-mods` and `-config` before the modules (and so the other flags) are
- * known. A token after a flag is taken as its value; the full parse later
- * confirms what was found here.
+ * Guesses `-mods` before the modules (and so the other flags) are known. A token
+ * after a flag is taken as its value; the full parse later confirms the guess
+ * (a `-mods` inside an `-exec` command would be a wrong one).
  */
-function prescan(argv: readonly string[]): { mods?: string; config?: string } {
-  const out: { mods?: string; config?: string } = {};
+function prescan(argv: readonly string[]): { mods?: string } {
+  const out: { mods?: string } = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--' || !arg.startsWith('-') || arg === '-') break;
     const [name, inline] = arg.replace(/^--?/, '').split(/=(.*)/s, 2) as [string, string | undefined];
     const value = inline ?? (argv[i + 1]?.startsWith('-') ? undefined : argv[i + 1]);
     if (inline === undefined && value !== undefined) i++;
-    if (name === 'mods' || name === 'config') out[name] = value;
+    if (name === 'mods') out.mods = value;
   }
   return out;
 }
@@ -97,10 +97,9 @@ function helpText(modules: readonly LoadedModule[], defaults: Record<string, unk
   return lines.join('\n') + '\n';
 }
 
-/** Runs the command line; resolves with the process exit code once the server has stopped. */
-export async function main(argv: readonly string[] = process.argv.slice(2), cwd = process.cwd()): Promise<number> {
-  const pre = prescan(argv);
-  const modsFile = pre.mods ? resolve(cwd, pre.mods) : existsSync(join(cwd, 'main.mods')) ? join(cwd, 'main.mods') : join(packageRoot, 'main.mods');
+/** Loads the module list and parses the whole command line with every loaded module's flags. */
+async function loadAndParse(argv: readonly string[], modsArg: string | undefined, cwd: string) {
+  const modsFile = modsArg ? resolve(cwd, modsArg) : existsSync(join(cwd, 'main.mods')) ? join(cwd, 'main.mods') : join(packageRoot, 'main.mods');
   const modules = await loadModules(readModsFile(modsFile));
   const table = flagTable(modules);
   const defs = new Map<string, FlagDef>([...table].map(([n, o]) => [n, { type: o.spec.type }]));
@@ -120,9 +119,27 @@ export async function main(argv: readonly string[] = process.argv.slice(2), cwd 
     setPath(flagLayer.data, path, value);
     flagLayer.origins!.set(path, `flag -${name}`);
   }
-  if ((kernelFlags.mods ?? undefined) !== pre.mods || (kernelFlags.config ?? undefined) !== pre.config) {
-    throw new UserError('-mods and -config must come before the other flags and take a value');
+  return { modules, modsFile, kernelFlags, flagLayer };
+}
+
+/** Runs the command line; resolves with the process exit code once the server has stopped. */
+export async function main(argv: readonly string[] = process.argv.slice(2), cwd = process.cwd()): Promise<number> {
+  const guess = prescan(argv).mods;
+  let modsArg = guess;
+  let loaded;
+  try {
+    loaded = await loadAndParse(argv, modsArg, cwd);
+  } catch (err) {
+    // The guess may have come from inside an -exec command; the default list settles it.
+    if (guess === undefined) throw err;
+    modsArg = undefined;
+    loaded = await loadAndParse(argv, modsArg, cwd).catch(() => { throw err; });
   }
+  if (loaded.kernelFlags.mods !== modsArg) {
+    modsArg = loaded.kernelFlags.mods as string | undefined;
+    loaded = await loadAndParse(argv, modsArg, cwd);
+  }
+  const { modules, modsFile, kernelFlags, flagLayer } = loaded;
   const names = modules.map((m) => m.module.name);
   const shipped = defaultLayers(configDir, names);
   if (kernelFlags.help) {

@@ -124,6 +124,16 @@ test('-mods FILE picks another list (with includes); its order is the tap order'
   assert.deepEqual(started.modules, ['server', 'http', 'late', 'mine']);
 });
 
+test('-mods and -config inside an -exec command belong to the command, not to the server', T, async () => {
+  const empty = mkdtempSync(join(tmpdir(), 'streamserve-exec-'));
+  const s = await startServer(['-exec', 'sh', '-c', 'sleep 5', '-mods', 'nosuch.mods', '-config', 'nosuch.json'], { cwd: empty });
+  const started = await s.waitLog((l) => l.msg === 'streamserve started');
+  assert.ok((started.modules as string[]).includes('source'), 'the package\'s main.mods was loaded');
+  await s.waitLog((l) => l.msg === 'source command started' && l.command === 'sh -c sleep 5 -mods nosuch.mods -config nosuch.json');
+  await s.stop();
+  rmSync(empty, { recursive: true, force: true });
+});
+
 test('operator TypeScript modules load, with their own schema and flags', T, async () => {
   const s = await start(['-mods', 'ts.mods', '-greeting', 'hello']);
   assert.equal(await exchange(s.port, 'TSPING\n'), 'hello from ts\n');
