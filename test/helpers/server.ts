@@ -1,10 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const bin = fileURLToPath(new URL('../../bin/streamserve.js', import.meta.url));
+
+/** The node flags in the bin's `#!/usr/bin/env -S node …` line, so tests run the server as operators do. */
+function shebangFlags(): string[] {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0]!;
+  return first.replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/).filter(Boolean);
+}
 
 export interface Server {
   proc: ChildProcess;
@@ -26,7 +33,7 @@ export interface Server {
  */
 export async function startServer(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore' | number; timeoutMs?: number } = {}): Promise<Server> {
   const full = args.some((a) => /^--?address(=|$)/.test(a)) ? args : ['-address', '127.0.0.1:0', ...args];
-  const proc = spawn(process.execPath, [bin, ...full], {
+  const proc = spawn(process.execPath, [...shebangFlags(), bin, ...full], {
     cwd: opts.cwd ?? root,
     env: { ...process.env, ...opts.env },
     stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
