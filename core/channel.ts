@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { ChannelSettings } from './channel-settings.ts';
 import type { Kernel } from './kernel.ts';
 import { Listener, type ListenerOptions } from './listener.ts';
-import { Ring } from './ring.ts';
+import { payloadBytes, Ring, type Payload } from './ring.ts';
 import type { SourceSpec } from './source.ts';
 import { SourceRunner } from './source-runner.ts';
 
@@ -26,17 +26,19 @@ export interface ChannelInfo {
 /** A listener whose unsent backlog exceeds this is not written to until it drains. */
 const BACKLOG_CAP = 64 * 1024;
 /**
- * Listeners written per turn of the event loop: a round over ten thousand
- * listeners is cut into slices so that accepting connections, reading the
- * source and other channels' rounds are never held up for long.
+ * A round over ten thousand listeners is cut into slices of about this long.
+ * libuv accepts at most one connection per turn of the event loop, so short
+ * slices are what keeps new listeners' first byte quick while a round runs.
  */
-const SLICE = 512;
-/** A round that cost less than this is cheap: the next may start at once (low latency). */
-const CHEAP_ROUND_MS = 10;
+const SLICE_MS = 0.25;
+/** Listeners written between two looks at the clock. */
+const SLICE_CHECK = 8;
+/** Rounds cheaper than this may follow each other at once: few listeners get every frame without delay. */
+const CHEAP_ROUND_MS = 25;
 /**
- * After a costly round of T ms the next starts no sooner than SPACING × T later,
- * so writes take at most about a quarter of the CPU and carry several frames each
- * under load (batching cuts the per-write cost, which dominates).
+ * A round costing T ms beyond the cheap allowance delays the next by SPACING
+ * times that excess, so under load each write carries several frames (per-write
+ * cost dominates) and writing keeps to about a third of the CPU.
  */
 const SPACING = 3;
 
@@ -64,7 +66,7 @@ export class Channel {
   private roundHead = 0;
   private lastRoundEnd = 0;
   private lastRoundCost = 0;
-  private burstMemo: { head: number; start: number; payload: Buffer } | undefined;
+  private burstMemo: { head: number; start: number; payload: Payload } | undefined;
 
   constructor(
     readonly kernel: Kernel,
@@ -78,14 +80,16 @@ export class Channel {
 
   /** Called by the source runner for each frame, in order. */
   pushFrame(frame: Buffer, durationMs: number): void {
-    this.ring.push(frame, durationMs);
-    if (!this.flushScheduled && this.listeners.length) this.scheduleFlush();
+    const ring = this.ring;
+    ring.push(frame, durationMs);
+    if (!this.listeners.length) return;
+    if (!this.flushScheduled) this.scheduleFlush();
   }
 
   private scheduleFlush(): void {
     this.flushScheduled = true;
-    const cost = this.lastRoundCost;
-    const wait = cost < CHEAP_ROUND_MS ? 0 : this.lastRoundEnd + SPACING * cost - performance.now();
+    const excess = this.lastRoundCost - CHEAP_ROUND_MS;
+    const wait = excess <= 0 ? 0 : this.lastRoundEnd + SPACING * excess - performance.now();
     if (wait >= 1) setTimeout(this.flush, wait);
     else setImmediate(this.flush);
   }
@@ -112,12 +116,15 @@ export class Channel {
     const ring = this.ring;
     const head = ring.head;
     const oldest = ring.oldest;
-    let shared: Buffer | undefined;
+    let shared: Payload | undefined;
+    let sharedBytes = 0;
     let sharedFrom = -1;
-    let others: Map<number, Buffer> | undefined;
+    let others: Map<number, Payload> | undefined;
     const listeners = this.listeners;
-    let end = all ? listeners.length : Math.min(listeners.length, this.roundAt + SLICE);
-    for (let i = this.roundAt; i < end; i++) {
+    let end = listeners.length;
+    let i = this.roundAt;
+    for (; i < end; i++) {
+      if (!all && (i - this.roundAt) % SLICE_CHECK === SLICE_CHECK - 1 && performance.now() - started >= SLICE_MS) break;
       const l = listeners[i]!;
       let cursor = l.cursor;
       if (cursor >= head) continue;
@@ -138,25 +145,30 @@ export class Channel {
         }
         continue;
       }
-      let payload: Buffer;
-      if (cursor === sharedFrom) payload = shared!;
-      else if (sharedFrom === -1) {
-        payload = shared = ring.concat(cursor, head);
+      let payload: Payload;
+      let bytes: number;
+      if (cursor === sharedFrom) {
+        payload = shared!;
+        bytes = sharedBytes;
+      } else if (sharedFrom === -1) {
+        payload = shared = ring.payload(cursor, head);
+        bytes = sharedBytes = payloadBytes(payload);
         sharedFrom = cursor;
       } else {
         others ??= new Map();
-        payload = others.get(cursor) ?? ring.concat(cursor, head);
+        payload = others.get(cursor) ?? ring.payload(cursor, head);
         others.set(cursor, payload);
+        bytes = payloadBytes(payload);
       }
       l.framesSent += head - cursor;
       l.cursor = head;
-      this.bytesOut += payload.length;
+      this.bytesOut += bytes;
       l.write(payload);
     }
     const now = performance.now();
     this.roundCost += now - started;
-    if (end < listeners.length) {
-      this.roundAt = end;
+    if (i < listeners.length) {
+      this.roundAt = i;
       setImmediate(this.slice);
       return;
     }
@@ -172,10 +184,10 @@ export class Channel {
     let to = l.cursor;
     let bytes = 0;
     while (to < head && l.bytesSent + bytes < l.maxBytes) bytes += this.ring.get(to++)!.length;
-    const payload = this.ring.concat(l.cursor, to);
+    const payload = this.ring.payload(l.cursor, to);
     l.framesSent += to - l.cursor;
     l.cursor = to;
-    this.bytesOut += payload.length;
+    this.bytesOut += payloadBytes(payload);
     l.write(payload);
     if (l.bytesSent >= l.maxBytes) l.end();
   }
@@ -187,7 +199,9 @@ export class Channel {
   join(socket: Socket, opts: ListenerOptions): Listener {
     const l = new Listener(this, socket, { maxBytes: this.settings.clientMaxBytes, ...opts });
     const ring = this.ring;
+    // The response head, the header and the burst leave in one write.
     socket.cork();
+    if (opts.preamble) socket.write(opts.preamble);
     if (this.header) socket.write(this.header);
     const head = ring.head;
     const start = Math.max(this.burstFloor, opts.noBurst ? Math.max(ring.oldest, head - 1) : ring.burstStart(this.settings.burst, this.settings.burstBytes));
@@ -195,19 +209,23 @@ export class Channel {
     if (l.cursor < head && !l.maxBytes) {
       // Listeners joining between two frames share one burst buffer.
       if (this.burstMemo?.head !== head || this.burstMemo.start !== l.cursor) {
-        this.burstMemo = { head, start: l.cursor, payload: ring.concat(l.cursor, head) };
+        this.burstMemo = { head, start: l.cursor, payload: ring.payload(l.cursor, head) };
       }
       const payload = this.burstMemo.payload;
       l.framesSent += head - l.cursor;
       l.cursor = head;
-      this.bytesOut += payload.length;
+      this.bytesOut += payloadBytes(payload);
       l.write(payload);
     }
-    process.nextTick(() => socket.uncork());
+    socket.uncork();
     l.slot = this.listeners.length;
     this.listeners.push(l);
     this.listenerPeak = Math.max(this.listenerPeak, this.listeners.length);
     socket.once('close', () => this.leave(l));
+    socket.on('drain', () => {
+      // Held back by its backlog, it can take more now: do not wait for the next frame to tell it.
+      if (l.cursor < this.ring.head && !this.flushScheduled && this.roundAt === -1) this.scheduleFlush();
+    });
     this.kernel.hooks.listenerJoined.call(l);
     this.source.listenersChanged(this.listeners.length);
     if (l.maxBytes && l.cursor < head) this.scheduleFlush();

@@ -154,7 +154,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), cwd 
   const { merged, origins } = mergeLayers([...shipped, ...(operator ? [operator] : []), flagLayer]);
   const settings = validateSettings(modules.map((m) => m.module), merged, origins);
 
-  const log = createLogger(level);
+  const log = await createLogger(level);
   const kernel = new Kernel({ log, settings, packageRoot });
   log.debug({ mods: modsFile, config: operator?.label, modules: names }, 'configured');
   for (const { module: m, entry } of modules) {

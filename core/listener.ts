@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Channel } from './channel.ts';
+import type { Payload } from './ring.ts';
 
 export interface ListenerOptions {
   remoteAddress: string;
@@ -14,6 +15,8 @@ export interface ListenerOptions {
   maxBytes?: number;
   /** Skip the burst and start at the live edge. */
   noBurst?: boolean;
+  /** Bytes written before the stream (the protocol's response head), in the same write as the burst. */
+  preamble?: Buffer | string;
 }
 
 let nextId = 1;
@@ -49,7 +52,18 @@ export class Listener {
     return this.channel.ring.head - this.cursor;
   }
 
-  write(payload: Buffer): void {
+  write(payload: Payload): void {
+    if (Array.isArray(payload)) {
+      if (this.transform) return this.write(Buffer.concat(payload));
+      const socket = this.socket;
+      socket.cork();
+      for (const frame of payload) {
+        this.bytesSent += frame.length;
+        socket.write(frame);
+      }
+      socket.uncork();
+      return;
+    }
     this.bytesSent += payload.length;
     this.socket.write(this.transform ? this.transform(payload) : payload);
   }

@@ -1,3 +1,16 @@
+/** What a listener is written: one buffer, or frames to be written together. */
+export type Payload = Buffer | Buffer[];
+
+/** Payloads up to this size are copied into one buffer; larger ones are written as a list of frames. */
+const COPY_LIMIT = 64 * 1024;
+
+export function payloadBytes(p: Payload): number {
+  if (!Array.isArray(p)) return p.length;
+  let n = 0;
+  for (const b of p) n += b.length;
+  return n;
+}
+
 /**
  * The last N frames of a channel, by sequence number. Listeners are cursors into
  * it (the sequence number of the next frame they are owed); a cursor older than
@@ -39,6 +52,22 @@ export class Ring {
 
   durationOf(seq: number): number {
     return this.durations[seq % this.capacity]!;
+  }
+
+  /**
+   * Frames `from` (inclusive) to `to` (exclusive) for writing: one frame as it
+   * is, a few small ones copied into one buffer (shared by every listener at
+   * that cursor), large ones as a list written with one writev and no copy.
+   */
+  payload(from: number, to: number = this.head): Payload {
+    from = Math.max(from, this.oldest);
+    if (to - from === 1) return this.frames[from % this.capacity]!;
+    let bytes = 0;
+    for (let s = from; s < to; s++) bytes += this.frames[s % this.capacity]!.length;
+    if (bytes <= COPY_LIMIT) return this.concat(from, to);
+    const parts: Buffer[] = [];
+    for (let s = from; s < to; s++) parts.push(this.frames[s % this.capacity]!);
+    return parts;
   }
 
   /** Frames `from` (inclusive) to `to` (exclusive) as one buffer; a single frame is returned without copying. */

@@ -55,14 +55,14 @@ export async function serveListener(kernel: Kernel, api: HttpApi, req: HttpReque
     headers: { 'Content-Type': channel.settings.contentType, ...NO_CACHE_HEADERS, ...CORS_HEADERS, Connection: 'close' },
   }, req);
   if (socket.destroyed) return;
-  socket.write(formatHead(200, res.headers), 'latin1');
+  const head = formatHead(200, res.headers);
   if (headOnly) {
     socket.resume();
-    socket.end();
+    socket.end(head, 'latin1');
     return;
   }
   // A listener sends nothing we need; reading keeps its FIN (disconnect) visible.
   socket.resume();
   socket.once('end', () => socket.destroy());
-  channel.join(socket, { remoteAddress: req.remoteAddress, protocol: 'http', user: req.basic?.user, transform: res.transform });
+  channel.join(socket, { remoteAddress: req.remoteAddress, protocol: 'http', user: req.basic?.user, transform: res.transform, preamble: Buffer.from(head, 'latin1') });
 }

@@ -1,5 +1,5 @@
-import { constants, createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { constants, createReadStream, open } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import net from 'node:net';
 import type { OpenedSource } from '../../core/source.ts';
 
@@ -14,8 +14,12 @@ export async function openPath(path: string): Promise<OpenedSource> {
   const st = await stat(path);
   if (st.isDirectory()) throw new Error(`${path} is a directory`);
   if (st.isFIFO() || st.isSocket()) {
-    const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    const readable = new net.Socket({ fd: handle.fd, readable: true, writable: false });
+    // A raw descriptor, not a FileHandle: the socket owns and closes it, and a
+    // FileHandle would try to close it again when collected (EBADF kills the process).
+    const fd = await new Promise<number>((resolve, reject) => {
+      open(path, constants.O_RDONLY | constants.O_NONBLOCK, (err, fd) => (err ? reject(err) : resolve(fd)));
+    });
+    const readable = new net.Socket({ fd, readable: true, writable: false });
     return { readable, describe: path, close: () => readable.destroy() };
   }
   const readable = createReadStream(path, { highWaterMark: READ_CHUNK });
