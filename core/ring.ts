@@ -61,9 +61,19 @@ export class Ring {
    */
   payload(from: number, to: number = this.head): Payload {
     from = Math.max(from, this.oldest);
-    if (to - from === 1) return this.frames[from % this.capacity]!;
+    const first = this.frames[from % this.capacity]!;
+    if (to - from === 1) return first;
     let bytes = 0;
-    for (let s = from; s < to; s++) bytes += this.frames[s % this.capacity]!.length;
+    // Frames cut from one read lie side by side in memory: one view covers them, no copy at all.
+    let adjacent = true;
+    let end = first.byteOffset;
+    for (let s = from; s < to; s++) {
+      const f = this.frames[s % this.capacity]!;
+      if (adjacent && (f.buffer !== first.buffer || f.byteOffset !== end)) adjacent = false;
+      end = f.byteOffset + f.length;
+      bytes += f.length;
+    }
+    if (adjacent) return Buffer.from(first.buffer, first.byteOffset, bytes);
     if (bytes <= COPY_LIMIT) return this.concat(from, to);
     const parts: Buffer[] = [];
     for (let s = from; s < to; s++) parts.push(this.frames[s % this.capacity]!);

@@ -10,7 +10,7 @@ import type { SourceSpec } from '../core/source.ts';
 import type { HttpApi } from './http/api.ts';
 import { directoryResolver } from './source/directory.ts';
 import { openExec } from './source/exec.ts';
-import { openPath } from './source/path.ts';
+import { openPath, readSize } from './source/path.ts';
 import { openStdin, stdinKind } from './source/stdin.ts';
 
 export interface SourceSettings extends ChannelSettings {
@@ -80,9 +80,9 @@ export default defineModule<SourceSettings>({
     }
     if (command.length && s.path) throw new UserError('-exec and -path cannot be combined: a channel has one source');
 
-    kernel.hooks.sourceOpen.tapPromise('source', async (spec) => {
+    kernel.hooks.sourceOpen.tapPromise('source', async (spec, channel) => {
       switch (spec.kind) {
-        case 'path': return openPath(spec.path as string);
+        case 'path': return openPath(spec.path as string, readSize(channel.settings.sourceBandwidth));
         case 'exec': return openExec(spec.command as string[], log);
         case 'stdin': return openStdin();
         default: return undefined;

@@ -7,10 +7,18 @@ import type { OpenedSource } from '../../core/source.ts';
 const READ_CHUNK = 1 << 20;
 
 /**
+ * How much to read at once: a source limited to B bytes/s is read in pieces of
+ * about B/20, so that megabyte buffers do not pile up as garbage at a trickle.
+ */
+export function readSize(bandwidth: number): number {
+  return bandwidth > 0 ? Math.min(READ_CHUNK, Math.max(16 * 1024, Math.floor(bandwidth / 20))) : READ_CHUNK;
+}
+
+/**
  * Opens a file, device or fifo. A fifo is opened non-blocking and read as a
  * stream socket, so waiting for its writer never ties up a thread-pool thread.
  */
-export async function openPath(path: string): Promise<OpenedSource> {
+export async function openPath(path: string, chunkBytes = READ_CHUNK): Promise<OpenedSource> {
   const st = await stat(path);
   if (st.isDirectory()) throw new Error(`${path} is a directory`);
   if (st.isFIFO() || st.isSocket()) {
@@ -22,7 +30,7 @@ export async function openPath(path: string): Promise<OpenedSource> {
     const readable = new net.Socket({ fd, readable: true, writable: false });
     return { readable, describe: path, close: () => readable.destroy() };
   }
-  const readable = createReadStream(path, { highWaterMark: READ_CHUNK });
+  const readable = createReadStream(path, { highWaterMark: chunkBytes });
   await new Promise<void>((resolve, reject) => {
     readable.once('open', () => resolve());
     readable.once('error', reject);

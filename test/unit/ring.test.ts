@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Ring } from '../../core/ring.ts';
+import { payloadBytes, Ring } from '../../core/ring.ts';
 
 const frame = (n: number, size = 4) => Buffer.alloc(size, n);
 
@@ -89,4 +89,25 @@ test('durationOf reports each frame\'s media time', () => {
   ring.push(frame(1), 26.122);
   assert.equal(ring.durationOf(0), 24);
   assert.equal(ring.durationOf(1), 26.122);
+});
+
+test('payload: frames cut from one read come back as one view, others copied or listed, bytes always in order', () => {
+  const ring = new Ring(8);
+  const read = Buffer.from('aaaabbbbcccc');
+  ring.push(read.subarray(0, 4), 0);
+  ring.push(read.subarray(4, 8), 0);
+  ring.push(read.subarray(8, 12), 0);
+  const view = ring.payload(0, 3) as Buffer;
+  assert.ok(!Array.isArray(view));
+  assert.equal(view.buffer, read.buffer, 'no copy: a view of the read buffer');
+  assert.equal(view.toString(), 'aaaabbbbcccc');
+  ring.push(Buffer.from('dddd'), 0);
+  const copied = ring.payload(2, 4) as Buffer;
+  assert.equal(copied.toString(), 'ccccdddd');
+  const big = new Ring(4);
+  big.push(Buffer.alloc(40_000, 1), 0);
+  big.push(Buffer.alloc(40_000, 2), 0);
+  const listed = big.payload(0, 2);
+  assert.ok(Array.isArray(listed), 'large separate frames are written as a list, not copied');
+  assert.equal(payloadBytes(listed), 80_000);
 });
