@@ -3,12 +3,12 @@
  * is spawned through `sh -c 'ulimit -n 20000 && exec ...'` (so its PID is the
  * program's own) and stopped by that PID, never by name.
  */
-import { readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { shebangFlags } from '../helpers/server.ts';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 /** The CLI under test; `npm run bench -- --bin PATH` points it at another build (a patched copy). */
@@ -86,12 +86,6 @@ export interface Streamserve {
   logs: Record<string, unknown>[];
   stderr(): string;
   stop(): Promise<void>;
-}
-
-/** The node flags in the bin's `#!/usr/bin/env -S node …` line: the server is measured as operators run it. */
-export function shebangFlags(bin: string): string[] {
-  const first = readFileSync(bin, 'utf8').split('\n', 1)[0]!;
-  return first.startsWith('#!') ? first.replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/).filter(Boolean) : [];
 }
 
 /**

@@ -7,10 +7,10 @@ import { fileURLToPath } from 'node:url';
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const bin = fileURLToPath(new URL('../../bin/streamserve.js', import.meta.url));
 
-/** The node flags in the bin's `#!/usr/bin/env -S node …` line, so tests run the server as operators do. */
-function shebangFlags(): string[] {
-  const first = readFileSync(bin, 'utf8').split('\n', 1)[0]!;
-  return first.replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/).filter(Boolean);
+/** The node flags in a bin's `#!/usr/bin/env -S node …` line, so tests and the bench run the server as operators do. */
+export function shebangFlags(file = bin): string[] {
+  const first = readFileSync(file, 'utf8').split('\n', 1)[0]!;
+  return first.startsWith('#!') ? first.replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/).filter(Boolean) : [];
 }
 
 export interface Server {
