@@ -80,10 +80,8 @@ export class Channel {
 
   /** Called by the source runner for each frame, in order. */
   pushFrame(frame: Buffer, durationMs: number): void {
-    const ring = this.ring;
-    ring.push(frame, durationMs);
-    if (!this.listeners.length) return;
-    if (!this.flushScheduled) this.scheduleFlush();
+    this.ring.push(frame, durationMs);
+    if (this.listeners.length && !this.flushScheduled) this.scheduleFlush();
   }
 
   private scheduleFlush(): void {

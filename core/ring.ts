@@ -108,9 +108,4 @@ export class Ring {
     }
     return seq;
   }
-
-  clear(): void {
-    this.frames.fill(undefined);
-    this.bytes = 0;
-  }
 }
