@@ -219,8 +219,13 @@ export class Channel {
     l.slot = this.listeners.length;
     this.listeners.push(l);
     this.listenerPeak = Math.max(this.listenerPeak, this.listeners.length);
-    socket.once('close', () => this.leave(l));
+    socket.once('close', () => {
+      // Nothing queued is sent after the socket closes.
+      l.unpin();
+      this.leave(l);
+    });
     socket.on('drain', () => {
+      l.settle();
       // Held back by its backlog, it can take more now: do not wait for the next frame to tell it.
       if (l.cursor < this.ring.head && !this.flushScheduled && this.roundAt === -1) this.scheduleFlush();
     });

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Channel } from './channel.ts';
 import type { Payload } from './ring.ts';
+import { hold, release } from './slab.ts';
 
 export interface ListenerOptions {
   remoteAddress: string;
@@ -38,6 +39,12 @@ export class Listener {
   readonly user: string | undefined;
   readonly transform: ((payload: Buffer) => Buffer) | undefined;
   readonly maxBytes: number;
+  /**
+   * Buffers the socket still queues: Node keeps a reference to a buffer whose
+   * write did not complete at once and sends it later, so their slabs
+   * (`core/slab.ts`) must not be reused until the queue is empty.
+   */
+  private pinned: Buffer[] | undefined;
 
   constructor(readonly channel: Channel, readonly socket: Socket, opts: ListenerOptions) {
     this.remoteAddress = opts.remoteAddress;
@@ -53,19 +60,41 @@ export class Listener {
   }
 
   write(payload: Payload): void {
+    const socket = this.socket;
+    this.settle();
     if (Array.isArray(payload)) {
       if (this.transform) return this.write(Buffer.concat(payload));
-      const socket = this.socket;
       socket.cork();
       for (const frame of payload) {
         this.bytesSent += frame.length;
         socket.write(frame);
       }
       socket.uncork();
+      if (socket.writableLength > 0) for (const frame of payload) this.pin(frame);
       return;
     }
     this.bytesSent += payload.length;
-    this.socket.write(this.transform ? this.transform(payload) : payload);
+    const out = this.transform ? this.transform(payload) : payload;
+    socket.write(out);
+    if (socket.writableLength > 0) this.pin(out);
+  }
+
+  private pin(b: Buffer): void {
+    hold(b);
+    (this.pinned ??= []).push(b);
+  }
+
+  /** Lets go of the pinned buffers once the socket has sent them all. */
+  settle(): void {
+    if (this.pinned && this.socket.writableLength === 0) this.unpin();
+  }
+
+  /** Lets go of the pinned buffers: the socket is closed (nothing queued is sent any more). */
+  unpin(): void {
+    const pinned = this.pinned;
+    if (!pinned) return;
+    this.pinned = undefined;
+    for (const b of pinned) release(b);
   }
 
   /** Ends the stream cleanly (the bytes already queued are still delivered). */

@@ -18,6 +18,8 @@ export class Pacer<T> {
     private readonly release: (item: T) => void,
     private readonly setPaused: (paused: boolean) => void,
     private readonly aheadMs = 2000,
+    /** Told of each item dropped unreleased by `clear` (to let go of what it holds). */
+    private readonly drop?: (item: T) => void,
   ) {}
 
   add(item: T, costMs: number): void {
@@ -56,6 +58,7 @@ export class Pacer<T> {
   clear(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.drop) for (let i = this.head; i < this.queue.length; i++) this.drop(this.queue[i]!.item);
     this.queue = [];
     this.head = 0;
     this.queuedMs = 0;

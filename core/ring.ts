@@ -1,3 +1,5 @@
+import { hold, release } from './slab.ts';
+
 /** What a listener is written: one buffer, or frames to be written together. */
 export type Payload = Buffer | Buffer[];
 
@@ -35,10 +37,15 @@ export class Ring {
     return Math.max(0, this.head - this.capacity);
   }
 
+  /** Holds the frame's slab while the frame is in the ring (`core/slab.ts`). */
   push(frame: Buffer, durationMs: number): number {
     const slot = this.head % this.capacity;
     const old = this.frames[slot];
-    if (old) this.bytes -= old.length;
+    if (old) {
+      this.bytes -= old.length;
+      release(old);
+    }
+    hold(frame);
     this.frames[slot] = frame;
     this.durations[slot] = durationMs;
     this.bytes += frame.length;

@@ -1,12 +1,15 @@
 import type { Channel } from './channel.ts';
 import type { Framer } from './frame.ts';
 import { Pacer } from './pacer.ts';
+import { hold, release, SlabWriter, slabOf, slabPool } from './slab.ts';
 import type { OpenedSource, SourceSpec } from './source.ts';
 
 const BACKOFF_FIRST_MS = 100;
 const BACKOFF_MAX_MS = 10_000;
 /** A source that delivered for at least this long is reopened at once; a shorter run backs off. */
 const HEALTHY_RUN_MS = 1000;
+/** Slab size for bytes copied in from sockets and pipes. */
+const COPY_SLAB_BYTES = 128 * 1024;
 
 /**
  * Keeps a channel fed: opens its source through the `sourceOpen` hook (or takes
@@ -35,6 +38,9 @@ export class SourceRunner {
   private openedPerf = 0;
   private readonly bytePacer: Pacer<Buffer> | undefined;
   private readonly framePacer: Pacer<[frame: Buffer, durationMs: number]> | undefined;
+  private readonly writer = new SlabWriter(slabPool(COPY_SLAB_BYTES));
+  /** The chunk the framer was last given, held until the next: a filter may keep a view of its tail. */
+  private tail: Buffer | undefined;
 
   constructor(private readonly channel: Channel, readonly spec: SourceSpec | undefined) {
     const s = channel.settings;
@@ -42,8 +48,19 @@ export class SourceRunner {
       const r = this.current?.readable;
       if (r) paused ? r.pause() : r.resume();
     };
-    if (s.sourceBandwidth > 0) this.bytePacer = new Pacer((chunk) => this.frame(chunk), pause);
-    if (s.realtime) this.framePacer = new Pacer(([frame, ms]) => channel.pushFrame(frame, ms), pause);
+    // Queued items hold their slabs (`core/slab.ts`) until released or dropped.
+    if (s.sourceBandwidth > 0) {
+      this.bytePacer = new Pacer((chunk) => {
+        this.frame(chunk);
+        release(chunk);
+      }, pause, undefined, release);
+    }
+    if (s.realtime) {
+      this.framePacer = new Pacer(([frame, ms]) => {
+        channel.pushFrame(frame, ms);
+        release(frame);
+      }, pause, undefined, ([frame]) => release(frame));
+    }
   }
 
   get reconnects(): number {
@@ -122,6 +139,7 @@ export class SourceRunner {
     this.headerParts = [];
     this.framer ??= this.createFramer();
     this.framer.reset();
+    this.releaseTail();
     this.log.info({ source: src.describe, opens: this.opens }, 'source opened');
     ch.kernel.hooks.sourceOpened.call(ch, src);
     const quiet = ch.settings.maxQuietInterval;
@@ -132,15 +150,24 @@ export class SourceRunner {
         this.ended(src, 'quiet', false);
       }, Math.max(20, Math.min(quiet / 4, 1000)));
     }
+    // `held` carries one hold on its slab, let go of once its bytes are paced or framed.
+    const accept = (held: Buffer) => {
+      let chunk = held;
+      if (this.headerLeft > 0) chunk = this.takeHeader(chunk);
+      if (chunk.length && this.current === src) {
+        if (this.bytePacer) this.pace(chunk);
+        else this.frame(chunk);
+      }
+      release(held);
+    };
     const readable = src.readable;
     readable.on('data', (chunk: Buffer) => {
-      if (this.current !== src) return;
+      if (this.current !== src) return release(chunk);
       this.bytesIn += chunk.length;
       this.lastDataAt = performance.now();
-      if (this.headerLeft > 0) chunk = this.takeHeader(chunk);
-      if (!chunk.length || this.current !== src) return;
-      if (this.bytePacer) this.pace(chunk);
-      else this.frame(chunk);
+      // Chunks read into slabs come with a hold; others (sockets, pipes) are copied into slabs.
+      if (slabOf(chunk)) accept(chunk);
+      else this.writer.copy(chunk, accept);
     });
     readable.once('end', () => this.ended(src, 'end of stream', false));
     readable.once('error', (err) => this.ended(src, err.message, true, err));
@@ -156,7 +183,8 @@ export class SourceRunner {
   }
 
   private takeHeader(chunk: Buffer): Buffer {
-    const part = chunk.subarray(0, this.headerLeft);
+    // A copy: the chunk's slab may be reused before the rest of the header arrives.
+    const part = Buffer.from(chunk.subarray(0, this.headerLeft));
     this.headerParts.push(part);
     this.headerLeft -= part.length;
     if (this.headerLeft === 0) {
@@ -180,17 +208,29 @@ export class SourceRunner {
     const piece = Math.max(1, Math.floor(rate / 20));
     for (let i = 0; i < chunk.length; i += piece) {
       const part = chunk.subarray(i, i + piece);
+      hold(part);
       this.bytePacer!.add(part, (part.length / rate) * 1000);
     }
   }
 
   private frame(chunk: Buffer): void {
     const ch = this.channel;
+    hold(chunk);
     if (this.framePacer) {
-      this.framer!.push(chunk, (frame, ms) => this.framePacer!.add([frame, ms], ms));
+      this.framer!.push(chunk, (frame, ms) => {
+        hold(frame);
+        this.framePacer!.add([frame, ms], ms);
+      });
     } else {
       this.framer!.push(chunk, (frame, ms) => ch.pushFrame(frame, ms));
     }
+    this.releaseTail();
+    this.tail = chunk;
+  }
+
+  private releaseTail(): void {
+    if (this.tail) release(this.tail);
+    this.tail = undefined;
   }
 
   private ended(src: OpenedSource, reason: string, failed: boolean, err?: Error): void {
@@ -269,5 +309,7 @@ export class SourceRunner {
     clearTimeout(this.graceTimer);
     this.framePacer?.clear();
     this.closeCurrent();
+    this.releaseTail();
+    this.writer.close();
   }
 }

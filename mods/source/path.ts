@@ -1,7 +1,8 @@
-import { constants, createReadStream, open } from 'node:fs';
+import { constants, open } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import net from 'node:net';
 import type { OpenedSource } from '../../core/source.ts';
+import { openFileReader } from './file-reader.ts';
 
 /** Large reads keep the thread-pool round trips few on fast files and devices (/dev/zero). */
 const READ_CHUNK = 1 << 20;
@@ -30,10 +31,6 @@ export async function openPath(path: string, chunkBytes = READ_CHUNK): Promise<O
     const readable = new net.Socket({ fd, readable: true, writable: false });
     return { readable, describe: path, close: () => readable.destroy() };
   }
-  const readable = createReadStream(path, { highWaterMark: chunkBytes });
-  await new Promise<void>((resolve, reject) => {
-    readable.once('open', () => resolve());
-    readable.once('error', reject);
-  });
+  const readable = await openFileReader(path, chunkBytes);
   return { readable, describe: path, close: () => readable.destroy() };
 }
