@@ -10,20 +10,25 @@
  *   npm run bench -- --server-node-flags '--max-semi-space-size=4'   node flags for our server
  *   npm run bench -- --quiet-wait 0         do not wait for an idle machine before each scenario (default: up to 300 s)
  *   npm run bench -- --bin PATH            benchmark another build of the CLI (e.g. a patched copy of the package)
+ *   npm run bench -- --go-streamserve PATH  run the original Go streamserve (built binary at PATH) beside us on every
+ *                                          scenario; without the option, $GO_STREAMSERVE names it; without either
+ *                                          (or when the file is not executable) no peer runs and the firehose line says why
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { icecastAvailable } from './icecast.ts';
+import { resolveGoPeer } from './peer.ts';
 import { killAll, root, useServerBin } from './procs.ts';
 import { scenarios, type BenchContext } from './scenarios.ts';
 
-const USAGE = 'usage: npm run bench -- [--only NAME[,NAME]] [--quick] [--no-icecast] [--cpu-prof DIR] [--server-node-flags FLAGS] [--bin PATH] [--quiet-wait SECONDS] [--keep-tmp]\n' +
+const USAGE = 'usage: npm run bench -- [--only NAME[,NAME]] [--quick] [--no-icecast] [--cpu-prof DIR] [--server-node-flags FLAGS] [--bin PATH] [--go-streamserve PATH] [--quiet-wait SECONDS] [--keep-tmp]\n' +
+  'Go streamserve peer: --go-streamserve PATH, else the environment variable GO_STREAMSERVE\n' +
   `scenarios: ${scenarios.map((s) => s.name).join(', ')}\n`;
 
 function parseArgs(argv: string[]) {
-  const opts = { only: [] as string[], quick: false, icecast: true, cpuProf: '', nodeFlags: '', bin: '', quietWaitS: 300, keepTmp: false };
+  const opts = { only: [] as string[], quick: false, icecast: true, cpuProf: '', nodeFlags: '', bin: '', goStreamserve: '', quietWaitS: 300, keepTmp: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -35,6 +40,7 @@ function parseArgs(argv: string[]) {
       case '--cpu-prof': opts.cpuProf = resolve(value()); break;
       case '--keep-tmp': opts.keepTmp = true; break;
       case '--bin': opts.bin = resolve(value()); break;
+      case '--go-streamserve': opts.goStreamserve = value(); break;
       case '--server-node-flags': opts.nodeFlags = value(); break;
       case '--quiet-wait': opts.quietWaitS = Number(value()); break;
       case '-h': case '--help': process.stderr.write(USAGE); process.exit(0); break;
@@ -100,6 +106,7 @@ async function main(): Promise<number> {
     quick: opts.quick,
     clkTck,
     icecast: opts.icecast && icecastAvailable(),
+    goStreamserve: resolveGoPeer(opts.goStreamserve || undefined, process.env.GO_STREAMSERVE || undefined),
     serverNodeFlags,
     progress: (msg) => process.stderr.write(`  ${msg}\n`),
   };
@@ -113,7 +120,8 @@ async function main(): Promise<number> {
       process.exit(130);
     });
   }
-  process.stderr.write(`bench: ${opts.quick ? 'quick' : 'full'} run, icecast ${ctx.icecast ? 'beside us' : 'not run'}, temp dir ${tmp}\n`);
+  process.stderr.write(`bench: ${opts.quick ? 'quick' : 'full'} run, icecast ${ctx.icecast ? 'beside us' : 'not run'}, ` +
+    `Go streamserve ${ctx.goStreamserve.bin ? `beside us (${ctx.goStreamserve.bin})` : `not run (${ctx.goStreamserve.why})`}, temp dir ${tmp}\n`);
   let failures = 0;
   try {
     for (const scenario of scenarios) {
