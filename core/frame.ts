@@ -7,7 +7,12 @@
 export type FrameEmit = (frame: Buffer, durationMs: number) => void;
 
 export interface Framer {
-  /** Feeds source bytes; emits every frame they complete. */
+  /**
+   * Feeds source bytes; emits every frame they complete. Frames may be views of
+   * `chunk`. The chunk's memory is reused once its frames have left the ring
+   * (`core/slab.ts`), so a filter may keep a view of the chunk it was last given
+   * until its next `push` or `reset`, and must copy anything it keeps longer.
+   */
   push(chunk: Buffer, emit: FrameEmit): void;
   /** Bytes discarded so far because they did not belong to a frame. */
   readonly invalidBytes: number;

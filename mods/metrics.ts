@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Channel } from '../core/channel.ts';
 import type { Kernel } from '../core/kernel.ts';
 import { defineModule } from '../core/module.ts';
+import { slabCounters } from '../core/slab.ts';
 import type { HttpApi } from './http/api.ts';
 import { NO_CACHE_HEADERS, respond, respondText } from './http/response.ts';
 
@@ -73,6 +74,16 @@ export default defineModule<MetricsSettings>({
       ['counter', 'streamserve_channel_invalid_bytes_total', 'Source bytes the frame filter discarded as not part of a frame', (st) => st.invalidBytes],
     ];
     for (const [kind, name, help, value] of series) perChannel(kernel, register, kind, name, help, value);
+
+    // Source memory (`core/slab.ts`): reuse should dwarf creation once streams run; misuse is a bug and stays 0.
+    const slabSeries: [name: string, help: string, value: () => number][] = [
+      ['streamserve_slabs_created_total', 'Source buffers (slabs) allocated', () => slabCounters.created],
+      ['streamserve_slabs_reused_total', 'Source buffers (slabs) handed out again instead of allocated', () => slabCounters.reused],
+      ['streamserve_slabs_misused_total', 'Source buffers retired because they were released more often than held (a bug; never reused)', () => slabCounters.overReleased],
+    ];
+    for (const [name, help, value] of slabSeries) {
+      new Counter({ name, help, registers: [register], collect() { this.reset(); this.inc(value()); } });
+    }
 
     http.hooks.request.tapPromise('metrics', async (req) => {
       if (req.path !== '/metrics') return undefined;

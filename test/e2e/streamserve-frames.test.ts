@@ -88,6 +88,12 @@ test('a stalled listener is lapped and skips whole frames (a counter jump), neve
     // The steady listener read throughout: frames in order, and it got the bulk of the stream.
     jumps(live);
     assert.ok(live.length > 0.5 * (live.at(-1)!.n - live[0]!.n), `steady listener got ${live.length} of ${live.at(-1)!.n - live[0]!.n} frames`);
+
+    // Source memory was reused all along, and never while a queued write still needed it.
+    const metrics = await (await fetch(`http://127.0.0.1:${srv.port}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+    assert.ok(value('streamserve_slabs_reused_total') > value('streamserve_slabs_created_total'), metrics.split('\n').filter((l) => l.startsWith('streamserve_slabs')).join('; '));
+    assert.equal(value('streamserve_slabs_misused_total'), 0);
   } finally {
     await srv.stop();
   }
