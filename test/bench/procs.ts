@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { shebangFlags } from '../helpers/server.ts';
+import { onLogLines, shebangFlags } from '../helpers/server.ts';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 /** The CLI under test; `npm run bench -- --bin PATH` points it at another build (a patched copy). */
@@ -97,27 +97,15 @@ export async function startStreamserve(args: string[], nodeFlags: string[] = [])
   const proc = spawnWithFiles([process.execPath, ...shebangFlags(serverBin), ...nodeFlags, serverBin, '-address', '127.0.0.1:0', ...args], { cwd: dirname(dirname(serverBin)) });
   const logs: Record<string, unknown>[] = [];
   let err = '';
-  let buf = '';
   proc.stderr!.on('data', (d) => {
     err += d;
     // BENCH_VERBOSE=1 shows the server's stderr as it comes (an instrumented build's figures).
     if (process.env.BENCH_VERBOSE) process.stderr.write(d);
   });
   let onListening: ((port: number) => void) | undefined;
-  proc.stdout!.on('data', (d) => {
-    buf += d;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      try {
-        const obj = JSON.parse(line) as Record<string, unknown>;
-        logs.push(obj);
-        if (obj.msg === 'listening' && !obj.tls) onListening?.(Number(obj.port));
-      } catch {
-        // not a log line
-      }
-    }
+  onLogLines(proc.stdout!, (obj) => {
+    logs.push(obj);
+    if (obj.msg === 'listening' && !obj.tls) onListening?.(Number(obj.port));
   });
   const port = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`streamserve did not listen within 15 s: ${err}`)), 15_000);

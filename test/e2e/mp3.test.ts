@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { httpGet, startServer, type Server } from '../helpers/server.ts';
+import { rng } from '../helpers/random.ts';
 
 const has = (program: string) => spawnSync('which', [program]).status === 0;
 const missing = ['lame', 'ffmpeg', 'mkfifo'].filter((p) => !has(p));
@@ -20,15 +21,6 @@ after(async () => {
   await Promise.all(servers.map((s) => s.stop()));
   rmSync(dir, { recursive: true, force: true });
 });
-
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Frame boundaries of a CBR MPEG-1 layer III file (what lame writes here), read from its headers. */
 function layer3Frames(file: Buffer): Buffer[] {

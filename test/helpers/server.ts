@@ -13,6 +13,22 @@ export function shebangFlags(file = bin): string[] {
   return first.startsWith('#!') ? first.replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/).filter(Boolean) : [];
 }
 
+/** Calls `each` with every JSON log line the server writes to `stream` (other lines are skipped). */
+export function onLogLines(stream: NodeJS.ReadableStream, each: (line: Record<string, unknown>) => void): void {
+  let buf = '';
+  stream.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      let obj: Record<string, unknown>;
+      try { obj = JSON.parse(line); } catch { continue; }
+      each(obj);
+    }
+  });
+}
+
 export interface Server {
   proc: ChildProcess;
   port: number;
@@ -41,19 +57,10 @@ export async function startServer(args: string[], opts: { cwd?: string; env?: No
   const logs: Record<string, unknown>[] = [];
   const waiters: { match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
   let err = '';
-  let buf = '';
   proc.stderr!.on('data', (d) => { err += d; });
-  proc.stdout!.on('data', (d) => {
-    buf += d;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      let obj: Record<string, unknown>;
-      try { obj = JSON.parse(line); } catch { continue; }
-      logs.push(obj);
-      for (const w of [...waiters]) if (w.match(obj)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(obj); }
-    }
+  onLogLines(proc.stdout!, (obj) => {
+    logs.push(obj);
+    for (const w of [...waiters]) if (w.match(obj)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(obj); }
   });
   const waitLog = (match: (l: Record<string, unknown>) => boolean, ms = 10_000) => {
     const found = logs.find(match);

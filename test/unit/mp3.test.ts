@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { MAX_MPEG_FRAME, Mp3Framer } from '../../mods/filters/mp3.ts';
+import { chop, rng } from '../helpers/random.ts';
 
 // Frames are synthesised from the specification here, independently of the
 // filter's own tables: a header plus payload (the filter never decodes audio).
@@ -43,15 +44,6 @@ function samplesPerFrame(f: Format): number {
   return f.layer === 3 && f.version !== 1 ? 576 : 1152;
 }
 
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 /** Random bytes; without 0xFF unless asked, so no sync word can appear by chance. */
 function noise(n: number, seed: number, allowFF = false): Buffer {
   const r = rng(seed);
@@ -77,17 +69,6 @@ interface Out { frames: Buffer[]; durations: number[]; framer: Mp3Framer }
 function feed(chunks: Buffer[], frameBytes = 2881, framer = new Mp3Framer({ frameBytes })): Out {
   const out: Out = { frames: [], durations: [], framer };
   for (const c of chunks) framer.push(c, (fr, ms) => { out.frames.push(Buffer.from(fr)); out.durations.push(ms); });
-  return out;
-}
-
-function chop(input: Buffer, max: number, seed: number): Buffer[] {
-  const r = rng(seed);
-  const out: Buffer[] = [];
-  for (let i = 0; i < input.length;) {
-    const n = 1 + Math.floor(r() * max);
-    out.push(input.subarray(i, i + n));
-    i += n;
-  }
   return out;
 }
 

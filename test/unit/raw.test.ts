@@ -5,33 +5,13 @@ import type { Kernel } from '../../core/kernel.ts';
 import filters from '../../mods/filters.ts';
 import { Mp3Framer } from '../../mods/filters/mp3.ts';
 import { RawFramer } from '../../mods/filters/raw.ts';
-
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+import { chop, rng } from '../helpers/random.ts';
 
 function bytes(n: number, seed: number): Buffer {
   const r = rng(seed);
   const b = Buffer.alloc(n);
   for (let i = 0; i < n; i++) b[i] = Math.floor(r() * 256);
   return b;
-}
-
-/** Cuts `input` into chunks of random sizes in [1, max]. */
-function chop(input: Buffer, max: number, seed: number): Buffer[] {
-  const r = rng(seed);
-  const out: Buffer[] = [];
-  for (let i = 0; i < input.length;) {
-    const n = 1 + Math.floor(r() * max);
-    out.push(input.subarray(i, i + n));
-    i += n;
-  }
-  return out;
 }
 
 function run(framer: RawFramer, chunks: Buffer[]): { frames: Buffer[]; durations: number[] } {
