@@ -5,6 +5,7 @@ import { Listener, type ListenerOptions } from './listener.ts';
 import { payloadBytes, Ring, type Payload } from './ring.ts';
 import type { SourceSpec } from './source.ts';
 import { SourceRunner } from './source-runner.ts';
+import { writers } from './writers.ts';
 
 /** Descriptive fields protocols fill in and show (Icecast's ice- and icy- headers, status pages). */
 export interface ChannelInfo {
@@ -126,7 +127,8 @@ export class Channel {
       const l = listeners[i]!;
       let cursor = l.cursor;
       if (cursor >= head) continue;
-      if (l.socket.writableLength > BACKLOG_CAP) continue;
+      // Writer threads write only to empty queues: the socket finishes what it queued first.
+      if (l.socket.writableLength > (writers.parallel && l.fd >= 0 ? 0 : BACKLOG_CAP)) continue;
       if (cursor < oldest) {
         // Lapped: jump to the newest frame rather than hold everyone back.
         const to = head - 1;
@@ -161,10 +163,13 @@ export class Channel {
       l.framesSent += head - cursor;
       l.cursor = head;
       this.bytesOut += bytes;
-      l.write(payload);
+      if (writers.add(l, payload)) l.bytesSent += bytes;
+      else l.write(payload);
     }
+    writers.run();
     const now = performance.now();
     this.roundCost += now - started;
+    writers.busy(now - started, now);
     if (i < listeners.length) {
       this.roundAt = i;
       setImmediate(this.slice);
@@ -224,15 +229,19 @@ export class Channel {
       l.unpin();
       this.leave(l);
     });
-    socket.on('drain', () => {
-      l.settle();
-      // Held back by its backlog, it can take more now: do not wait for the next frame to tell it.
-      if (l.cursor < this.ring.head && !this.flushScheduled && this.roundAt === -1) this.scheduleFlush();
-    });
+    socket.on('drain', () => this.drained(l));
     this.kernel.hooks.listenerJoined.call(l);
     this.source.listenersChanged(this.listeners.length);
     if (l.maxBytes && l.cursor < head) this.scheduleFlush();
     return l;
+  }
+
+  /** A listener's socket has sent what it queued. */
+  drained(l: Listener): void {
+    if (l.closed) return;
+    l.settle();
+    // Held back by its backlog, it can take more now: do not wait for the next frame to tell it.
+    if (l.cursor < this.ring.head && !this.flushScheduled && this.roundAt === -1) this.scheduleFlush();
   }
 
   leave(l: Listener): void {

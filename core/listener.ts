@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { Channel } from './channel.ts';
 import type { Payload } from './ring.ts';
 import { hold, release } from './slab.ts';
+import { Writers } from './writers.ts';
 
 export interface ListenerOptions {
   remoteAddress: string;
@@ -39,6 +40,8 @@ export class Listener {
   readonly user: string | undefined;
   readonly transform: ((payload: Buffer) => Buffer) | undefined;
   readonly maxBytes: number;
+  /** The socket's descriptor when writer threads may write to it (`core/writers.ts`), else -1. */
+  readonly fd: number;
   /**
    * Buffers the socket still queues: Node keeps a reference to a buffer whose
    * write did not complete at once and sends it later, so their slabs
@@ -52,6 +55,7 @@ export class Listener {
     this.user = opts.user;
     this.transform = opts.transform;
     this.maxBytes = opts.maxBytes ?? 0;
+    this.fd = this.transform ? -1 : Writers.fdOf(socket);
   }
 
   /** Frames behind the newest one. */
@@ -59,24 +63,39 @@ export class Listener {
     return this.channel.ring.head - this.cursor;
   }
 
+  /** Counts and sends `payload` through the socket (transformed, if the listener has a transform). */
   write(payload: Payload): void {
-    const socket = this.socket;
     this.settle();
     if (Array.isArray(payload)) {
       if (this.transform) return this.write(Buffer.concat(payload));
+      for (const frame of payload) this.bytesSent += frame.length;
+      return this.send(payload);
+    }
+    this.bytesSent += payload.length;
+    this.send(this.transform ? this.transform(payload) : payload);
+  }
+
+  /**
+   * Sends what a writer thread could not (`core/writers.ts`). The listener is
+   * not written again while the socket queues bytes, so it is told when they
+   * are out, whether or not the queue was long enough for a `drain`.
+   */
+  sendRest(bufs: Buffer[]): void {
+    this.send(bufs, () => this.channel.drained(this));
+  }
+
+  /** Sends bytes already counted and transformed; the socket queues what the kernel does not take at once. */
+  private send(payload: Payload, sent?: () => void): void {
+    const socket = this.socket;
+    if (Array.isArray(payload)) {
       socket.cork();
-      for (const frame of payload) {
-        this.bytesSent += frame.length;
-        socket.write(frame);
-      }
+      for (let i = 0; i < payload.length; i++) socket.write(payload[i]!, i === payload.length - 1 ? sent : undefined);
       socket.uncork();
       if (socket.writableLength > 0) for (const frame of payload) this.pin(frame);
       return;
     }
-    this.bytesSent += payload.length;
-    const out = this.transform ? this.transform(payload) : payload;
-    socket.write(out);
-    if (socket.writableLength > 0) this.pin(out);
+    socket.write(payload, sent);
+    if (socket.writableLength > 0) this.pin(payload);
   }
 
   private pin(b: Buffer): void {

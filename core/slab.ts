@@ -13,7 +13,13 @@ const SLAB = Symbol('streamserve.slab');
 /** Bytes a pool keeps in released slabs, ready for reuse; beyond that they are left to the collector. */
 const FREE_BYTES = 16 << 20;
 
+let nextSlabId = 1;
+
 export class Slab {
+  /** Names the slab to the writer threads (`core/writers.ts`), which see it through its shared memory. */
+  readonly id = nextSlabId++;
+  /** Set once the writer threads were given this slab's memory. */
+  shared = false;
   /** Holders of views into this slab; the slab is reused when it reaches 0. */
   refs = 1;
   /** Released more often than held, or held after its release: never reused, left to the collector. */
@@ -21,8 +27,8 @@ export class Slab {
   readonly buf: Buffer;
 
   constructor(readonly pool: SlabPool) {
-    // A slab owns its ArrayBuffer whole (allocUnsafe would share the 8 KiB pool with unrelated buffers).
-    this.buf = Buffer.allocUnsafeSlow(pool.size);
+    // A slab owns its memory whole, and that memory is shared so writer threads can send from it without a copy.
+    this.buf = Buffer.from(new SharedArrayBuffer(pool.size));
     (this.buf.buffer as unknown as Record<symbol, Slab>)[SLAB] = this;
   }
 }

@@ -3,6 +3,7 @@ import type { Channel } from '../core/channel.ts';
 import type { Kernel } from '../core/kernel.ts';
 import { defineModule } from '../core/module.ts';
 import { slabCounters } from '../core/slab.ts';
+import { writers } from '../core/writers.ts';
 import type { HttpApi } from './http/api.ts';
 import { NO_CACHE_HEADERS, respond, respondText } from './http/response.ts';
 
@@ -76,12 +77,14 @@ export default defineModule<MetricsSettings>({
     for (const [kind, name, help, value] of series) perChannel(kernel, register, kind, name, help, value);
 
     // Source memory (`core/slab.ts`): reuse should dwarf creation once streams run; misuse is a bug and stays 0.
-    const slabSeries: [name: string, help: string, value: () => number][] = [
+    // Writer threads (`core/writers.ts`) only write while the engine thread is saturated.
+    const engineSeries: [name: string, help: string, value: () => number][] = [
       ['streamserve_slabs_created_total', 'Source buffers (slabs) allocated', () => slabCounters.created],
       ['streamserve_slabs_reused_total', 'Source buffers (slabs) handed out again instead of allocated', () => slabCounters.reused],
       ['streamserve_slabs_misused_total', 'Source buffers retired because they were released more often than held (a bug; never reused)', () => slabCounters.overReleased],
+      ['streamserve_writer_thread_writes_total', 'Listener writes made by writer threads (-cpu-max) rather than the engine thread', () => writers.threadWrites],
     ];
-    for (const [name, help, value] of slabSeries) {
+    for (const [name, help, value] of engineSeries) {
       new Counter({ name, help, registers: [register], collect() { this.reset(); this.inc(value()); } });
     }
 

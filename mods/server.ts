@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import net from 'node:net';
 import tls from 'node:tls';
 import { NEED_MORE, type Connection } from '../core/connection.ts';
 import { UserError } from '../core/errors.ts';
 import type { Kernel } from '../core/kernel.ts';
 import { defineModule } from '../core/module.ts';
+import { writers } from '../core/writers.ts';
 
 interface ServerSettings {
   address: string;
@@ -13,6 +15,7 @@ interface ServerSettings {
   tlsKey: string;
   uid: number;
   cpuMax: number;
+  parallelWritesAbove: number;
   headerTimeout: number;
   maxPreambleBytes: number;
 }
@@ -56,7 +59,8 @@ export default defineModule<ServerSettings>({
       tlsCert: { type: 'string', default: '', description: 'TLS certificate chain (PEM file)' },
       tlsKey: { type: 'string', default: '', description: 'TLS private key (PEM file)' },
       uid: { type: 'integer', minimum: -1, default: -1, description: 'switch to this user id after binding (-1 = stay)' },
-      cpuMax: { type: 'integer', minimum: 0, default: 0, description: 'accepted for streamserve compatibility; no effect' },
+      cpuMax: { type: 'integer', minimum: 0, maximum: 64, default: 0, description: 'threads writing to listeners, the engine thread included (0 = one per CPU; 1 = the engine thread alone)' },
+      parallelWritesAbove: { type: 'number', minimum: 0, maximum: 1, default: 0.75, description: 'share of the time the engine thread spends writing above which writer threads help (0 = always, 1 = never)' },
       headerTimeout: { type: ['string', 'number'], 'x-duration': true, default: '15s', description: 'close a connection that has not finished its request or handshake by then' },
       maxPreambleBytes: { type: 'integer', minimum: 256, default: 65536, description: 'bytes a connection may send before a protocol claims it' },
     },
@@ -67,11 +71,19 @@ export default defineModule<ServerSettings>({
     'tls-cert': { setting: 'tlsCert', type: 'string', description: 'TLS certificate chain, PEM file' },
     'tls-key': { setting: 'tlsKey', type: 'string', description: 'TLS private key, PEM file' },
     uid: { setting: 'uid', type: 'int', description: 'switch to this user id after binding the ports (-1 = stay)' },
-    'cpu-max': { setting: 'cpuMax', type: 'int', description: 'accepted for streamserve compatibility; Node runs the engine on one thread, so it has no effect' },
+    'cpu-max': { setting: 'cpuMax', type: 'int', description: 'threads writing to listeners, the engine thread included (0 = one per CPU)' },
+    'parallel-writes-above': { setting: 'parallelWritesAbove', type: 'number', description: 'engine load (0 to 1) above which writer threads share the writing; 0 = always, 1 = never' },
     'header-timeout': { setting: 'headerTimeout', type: 'duration', description: 'close connections whose request head or handshake is not complete by then' },
   },
   apply(kernel: Kernel, s: ServerSettings) {
     const log = kernel.logger('server');
+    writers.configure(s.cpuMax || availableParallelism(), {
+      parallelAbove: s.parallelWritesAbove,
+      log: {
+        started: (threads) => log.info({ threads }, 'writer threads started'),
+        failed: (err) => log.error({ err: err.message }, 'a writer thread failed; the others carry on'),
+      },
+    });
     const sockets = new Set<net.Socket>();
     let tlsOptions: tls.TlsOptions | undefined;
     if (s.tlsAddress) {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { httpGet, startServer } from '../helpers/server.ts';
-import { Client, jumps, parseFrames, tempDir } from './streamserve-lib.ts';
+import { Client, FrameCounter, jumps, parseFrames, tempDir } from './streamserve-lib.ts';
 
 const tmp = tempDir();
 test.after(() => tmp.cleanup());
@@ -227,6 +227,42 @@ test('-reopen=false: when the command ends, listeners get every frame it wrote, 
     assert.deepEqual(frames.map((f) => f.n), Array.from({ length: 100 }, (_, i) => i), 'every frame, the last ones too');
     const [code] = await Promise.race([exited, sleep(3000, undefined, { ref: false }).then(() => ['running'])]);
     assert.equal(code, 0);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('writer threads (-cpu-max 2): whole frames in order for everyone, a stalled listener resumes at a frame boundary, a clean exit', async () => {
+  const size = 4000;
+  // -parallel-writes-above 0: the threads write from the first round rather than once the engine thread is saturated.
+  const srv = await startServer(['-cpu-max', '2', '-parallel-writes-above', '0', '-frame-bytes', String(size), '-source-buffer', '3000', '-burst-bytes', '0',
+    '-exec', 'node', tmp.gen, String(size), '--rate', '3000']);
+  try {
+    // 12 MB/s: a listener that stops reading for 2.5 s overflows its kernel buffers, so writes to it come back partial.
+    const clients = Array.from({ length: 10 }, (_, i) => new FrameCounter(srv.port, `/c${i}`, size));
+    await srv.waitLog((l) => l.msg === 'writer threads started', 5000);
+    const stalled = clients[0]!;
+    for (let t = Date.now(); stalled.frames < 500 && Date.now() - t < 3000;) await sleep(20);
+    stalled.pause();
+    await sleep(2500);
+    const atResume = stalled.frames;
+    stalled.resume();
+    await sleep(700);
+    const metrics = await (await fetch(`http://127.0.0.1:${srv.port}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    const threadWrites = Number(/^streamserve_writer_thread_writes_total (\d+)$/m.exec(metrics)?.[1] ?? NaN);
+    for (const c of clients) c.close();
+    for (const [i, c] of clients.entries()) {
+      assert.equal(c.error, '', `listener ${i}`);
+      assert.ok(c.frames > 2000, `listener ${i} got ${c.frames} frames`);
+      if (i > 0) assert.equal(c.jumps, 0, `listener ${i} kept up, yet skipped`);
+    }
+    assert.ok(stalled.jumps > 0, 'the stalled listener was lapped and skipped');
+    assert.ok(stalled.frames > atResume + 1000, 'it streams again after resuming');
+    assert.ok(threadWrites > 0, `a writer thread wrote none of the frames: ${threadWrites}`);
+    const exited = once(srv.proc, 'exit');
+    srv.proc.kill('SIGTERM');
+    const [code] = await Promise.race([exited, sleep(3000, undefined, { ref: false }).then(() => ['still running'])]);
+    assert.equal(code, 0, 'the writer threads do not hold up the exit');
   } finally {
     await srv.stop();
   }

@@ -129,6 +129,67 @@ export function jumps(frames: GenFrame[]): number {
   return count;
 }
 
+/**
+ * A listener that checks generator frames as they arrive and keeps none: for
+ * streams too fast to collect. `error` holds the first torn or out-of-order
+ * frame.
+ */
+export class FrameCounter {
+  readonly socket: net.Socket;
+  frames = 0;
+  jumps = 0;
+  error = '';
+  private last = -1;
+  private head = Buffer.alloc(0);
+  private headDone = false;
+  private partial: Buffer;
+  private fill = 0;
+
+  constructor(port: number, path: string, private readonly size: number) {
+    this.partial = Buffer.alloc(size);
+    this.socket = net.connect(port, '127.0.0.1');
+    this.socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    this.socket.on('error', () => {});
+    this.socket.on('data', (d: Buffer) => {
+      if (!this.headDone) {
+        this.head = Buffer.concat([this.head, d]);
+        const end = this.head.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        this.headDone = true;
+        d = this.head.subarray(end + 4);
+      }
+      for (let at = 0; at < d.length;) {
+        const n = d.copy(this.partial, this.fill, at);
+        at += n;
+        this.fill += n;
+        if (this.fill === size) {
+          this.check(this.partial);
+          this.fill = 0;
+        }
+      }
+    });
+  }
+
+  private check(f: Buffer): void {
+    if (this.error) return;
+    const n = f.readUInt32BE(0);
+    for (let i = 8; i < this.size; i++) {
+      if (f[i] !== ((n * 7 + i) & 0xff)) {
+        this.error = `torn frame after ${this.frames} frames: counter ${n}, byte ${i}`;
+        return;
+      }
+    }
+    if (this.last >= 0 && n <= this.last) this.error = `frame ${n} after frame ${this.last}: out of order`;
+    else if (this.last >= 0 && n > this.last + 1) this.jumps++;
+    this.last = n;
+    this.frames++;
+  }
+
+  pause(): void { this.socket.pause(); }
+  resume(): void { this.socket.resume(); }
+  close(): void { this.socket.destroy(); }
+}
+
 /** A raw HTTP client that keeps the connection: response head parsed, body collected, reading pausable. */
 export class Client {
   readonly socket: net.Socket;
