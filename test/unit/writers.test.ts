@@ -58,6 +58,15 @@ function listenerOf(socket: net.Socket, handedBack: Buffer[][]): Listener {
   } as unknown as Listener;
 }
 
+/** Waits for each client to have received what was sent to it, then compares byte for byte. */
+async function expectArrived(list: Pair[], sent: Buffer[][], ms: number): Promise<void> {
+  const want = sent.map((s) => Buffer.concat(s));
+  for (let t = Date.now(); list.some((p, k) => Buffer.concat(p.got).length < want[k]!.length); await sleep(10)) {
+    assert.ok(Date.now() - t < ms, 'not everything arrived');
+  }
+  list.forEach((p, k) => assert.ok(Buffer.concat(p.got).equals(want[k]!), `socket ${k}: bytes lost, doubled, reordered or changed`));
+}
+
 async function readyWriters(): Promise<Writers> {
   const w = new Writers(2);
   w.configure(2, { parallelAbove: 0 });
@@ -95,11 +104,7 @@ test('writer threads deliver every batch byte for byte, in order, to many socket
       slab.buf.fill(0xee);
     }
     assert.ok(w.threadWrites > before, `the writer thread wrote none of the ${60 * 24} jobs`);
-    const want = expected.map((e) => Buffer.concat(e));
-    for (let t = Date.now(); list.some((p, k) => Buffer.concat(p.got).length < want[k]!.length); await sleep(10)) {
-      assert.ok(Date.now() - t < 5000, 'not everything arrived');
-    }
-    list.forEach((p, k) => assert.ok(Buffer.concat(p.got).equals(want[k]!), `socket ${k} got other bytes than it was sent`));
+    await expectArrived(list, expected, 5000);
   } finally {
     close();
   }
@@ -128,11 +133,7 @@ test('a full socket gets the rest through its own queue, and nothing is lost or 
     assert.ok(handedBack.length > 0, 'a socket that does not read should have been handed a rest');
     assert.ok(stalled.out.writableLength > 0, 'the rest waits in the socket queue');
     stalled.client.resume();
-    const want = sent.map((s) => Buffer.concat(s));
-    for (let t = Date.now(); list.some((p, k) => Buffer.concat(p.got).length < want[k]!.length); await sleep(10)) {
-      assert.ok(Date.now() - t < 10_000, 'not everything arrived');
-    }
-    list.forEach((p, k) => assert.ok(Buffer.concat(p.got).equals(want[k]!), `socket ${k}: bytes lost, doubled or reordered`));
+    await expectArrived(list, sent, 10_000);
   } finally {
     close();
   }
