@@ -16,6 +16,9 @@ export interface JobMemory {
   results: Int32Array;
 }
 
+/** What the engine thread sends a writer thread: a slab's shared memory, or that a slab is gone. */
+export type SlabMessage = { add: number; sab: SharedArrayBuffer } | { forget: number };
+
 /** Bumped to wake the writer threads for a new batch. */
 export const GEN = 0;
 /** The next job to claim; CLOSED once the batch is over, so a thread waking late claims nothing. */

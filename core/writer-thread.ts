@@ -4,10 +4,7 @@
  * event loop; slabs reach it as messages it reads synchronously.
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { ACTIVE, COUNT, GEN, NEXT, READY, runJob, WRITTEN, type JobMemory } from './writer-jobs.ts';
-
-/** What the engine thread sends: a slab's shared memory, or that a slab is gone. */
-export type SlabMessage = { add: number; sab: SharedArrayBuffer } | { forget: number };
+import { ACTIVE, COUNT, GEN, NEXT, READY, runJob, WRITTEN, type JobMemory, type SlabMessage } from './writer-jobs.ts';
 
 const { port, memory } = workerData as { port: MessagePort; memory: JobMemory };
 const { ctrl, results } = memory;

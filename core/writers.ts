@@ -4,8 +4,7 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Listener } from './listener.ts';
 import type { Payload } from './ring.ts';
 import { slabOf, type Slab } from './slab.ts';
-import { ACTIVE, CLOSED, COUNT, GEN, jobMemory, MAX_JOBS, MAX_SEGS, NEXT, READY, UNKNOWN_SLAB, writeFd, WRITTEN, type JobMemory } from './writer-jobs.ts';
-import type { SlabMessage } from './writer-thread.ts';
+import { ACTIVE, CLOSED, COUNT, GEN, jobMemory, MAX_JOBS, MAX_SEGS, NEXT, READY, UNKNOWN_SLAB, writeFd, WRITTEN, type JobMemory, type SlabMessage } from './writer-jobs.ts';
 
 /** Batches smaller than this are written by the engine thread alone: waking a thread costs more. */
 const MIN_PARALLEL = 8;
