@@ -60,6 +60,8 @@ export class Channel {
   closed = false;
   /** Frames before this one are from a source closed on idle: stale media, never part of a burst. */
   burstFloor = 0;
+  /** Every listener that keeps up has had the frames before this one (the head when the last complete round began). */
+  private safeHead = 0;
   private flushScheduled = false;
   /** Next listener index of the round in progress (-1: no round running). */
   private roundAt = -1;
@@ -80,9 +82,21 @@ export class Channel {
   }
 
   /** Called by the source runner for each frame, in order. */
-  pushFrame(frame: Buffer, durationMs: number): void {
-    this.ring.push(frame, durationMs);
+  pushFrame(frame: Buffer, durationMs: number, sync = true, header?: Buffer): void {
+    const ring = this.ring;
+    // This push evicts a frame a listener that keeps up may not have had yet: write before the ring wraps.
+    if (this.listeners.length && ring.head - ring.capacity >= this.safeHead) this.forceRound();
+    ring.push(frame, durationMs, sync, header);
     if (this.listeners.length && !this.flushScheduled) this.scheduleFlush();
+  }
+
+  /** Writes every listener what it is owed, now: the ring is about to drop frames the last round did not pass on. */
+  private forceRound(): void {
+    if (this.roundAt !== -1) this.slice('force');
+    this.roundAt = 0;
+    this.roundCost = 0;
+    this.roundHead = this.ring.head;
+    this.slice('force');
   }
 
   private scheduleFlush(): void {
@@ -108,9 +122,13 @@ export class Channel {
    * cursor (nearly all of them) share one payload buffer, so the cost per
    * listener is one write. Swap-removals during a round may make a listener wait
    * for the next round; none is ever written twice for the same frames.
+   * `force` and `final` write every listener in one go: `force` because the ring
+   * is about to wrap, `final` because the source is gone for good, so even
+   * listeners with a backlog get the last frames (the ring bounds what they hold).
    */
-  private readonly slice = (all = false): void => {
+  private readonly slice = (mode: 'slice' | 'force' | 'final' = 'slice'): void => {
     if (this.roundAt === -1) return;
+    const all = mode !== 'slice';
     const started = performance.now();
     const ring = this.ring;
     const head = ring.head;
@@ -128,16 +146,14 @@ export class Channel {
       let cursor = l.cursor;
       if (cursor >= head) continue;
       // Writer threads write only to empty queues: the socket finishes what it queued first.
-      if (l.socket.writableLength > (writers.parallel && l.fd >= 0 ? 0 : BACKLOG_CAP)) continue;
-      if (cursor < oldest) {
-        // Lapped: jump to the newest frame rather than hold everyone back.
-        const to = head - 1;
-        l.framesSkipped += to - cursor;
-        this.framesSkipped += to - cursor;
-        cursor = l.cursor = to;
+      if (mode !== 'final' && l.socket.writableLength > (writers.parallel && l.fd >= 0 ? 0 : BACKLOG_CAP)) continue;
+      if (cursor < oldest || l.needsSync) {
+        cursor = this.resync(l, head, oldest);
+        if (cursor >= head) continue;
       }
-      if (l.maxBytes) {
-        this.writeLimited(l, head);
+      if (l.maxBytes || ring.headerAt(cursor) !== l.header || ring.headerChange > cursor) {
+        // The rare paths: a byte limit, a header to send first or a header change within what is owed.
+        this.writeFrom(l, cursor, head);
         if (l.closed) {
           // Ended and swap-removed: the listener moved into slot i is due now, and the list is one shorter.
           end = Math.min(end, listeners.length);
@@ -163,7 +179,7 @@ export class Channel {
       l.framesSent += head - cursor;
       l.cursor = head;
       this.bytesOut += bytes;
-      if (writers.add(l, payload)) l.bytesSent += bytes;
+      if (mode !== 'final' && writers.add(l, payload)) l.bytesSent += bytes;
       else l.write(payload);
     }
     writers.run();
@@ -172,27 +188,71 @@ export class Channel {
     writers.busy(now - started, now);
     if (i < listeners.length) {
       this.roundAt = i;
-      setImmediate(this.slice);
+      if (!all) setImmediate(this.slice);
       return;
     }
     this.roundAt = -1;
+    this.safeHead = this.roundHead;
     this.lastRoundEnd = now;
     this.lastRoundCost = this.roundCost;
     // Frames that arrived during the round are owed to the listeners already passed.
     if (this.ring.head !== this.roundHead && this.listeners.length && !this.flushScheduled) this.scheduleFlush();
   };
 
-  /** `-client-max-bytes`: send whole frames until the limit is reached, then end. */
-  private writeLimited(l: Listener, head: number): void {
-    let to = l.cursor;
-    let bytes = 0;
-    while (to < head && l.bytesSent + bytes < l.maxBytes) bytes += this.ring.get(to++)!.length;
-    const payload = this.ring.payload(l.cursor, to);
-    l.framesSent += to - l.cursor;
+  /**
+   * A lapped listener, or one waiting for a frame a decoder can start at, moves
+   * to a sync point: the newest one when lapped (as close to live as possible),
+   * else the first one it is owed. Returns its cursor (head: nothing to send yet).
+   */
+  private resync(l: Listener, head: number, oldest: number): number {
+    const from = l.cursor;
+    let to: number;
+    if (from < oldest) {
+      to = this.ring.prevSync(head - 1, this.burstFloor);
+      if (to < 0) to = head;
+    } else {
+      to = this.ring.nextSync(from);
+      if (to < 0) to = head;
+    }
+    l.needsSync = to >= head;
+    // Frames passed by count as skipped once the listener has had media; before that it was only waiting to start.
+    if (l.framesSent > 0 || from < oldest) {
+      l.framesSkipped += to - from;
+      this.framesSkipped += to - from;
+    }
     l.cursor = to;
-    this.bytesOut += payloadBytes(payload);
-    l.write(payload);
-    if (l.bytesSent >= l.maxBytes) l.end();
+    return to;
+  }
+
+  /**
+   * Writes `l` the frames from `cursor` to `head`, each run of frames preceded
+   * by its stream header when that differs from the last one `l` was sent,
+   * within `-client-max-bytes` when set.
+   */
+  private writeFrom(l: Listener, cursor: number, head: number): void {
+    const ring = this.ring;
+    let to = head;
+    if (l.maxBytes) {
+      let bytes = 0;
+      to = cursor;
+      while (to < head && l.bytesSent + bytes < l.maxBytes) bytes += ring.get(to++)!.length;
+    }
+    for (let from = cursor; from < to; ) {
+      const header = ring.headerAt(from);
+      if (header && header !== l.header) {
+        this.bytesOut += header.length;
+        l.write(header);
+      }
+      l.header = header;
+      const next = ring.headerBreak(from, to);
+      const payload = ring.payload(from, next);
+      l.framesSent += next - from;
+      this.bytesOut += payloadBytes(payload);
+      l.write(payload);
+      from = next;
+    }
+    l.cursor = to;
+    if (l.maxBytes && l.bytesSent >= l.maxBytes) l.end();
   }
 
   /**
@@ -207,18 +267,29 @@ export class Channel {
     if (opts.preamble) socket.write(opts.preamble);
     if (this.header) socket.write(this.header);
     const head = ring.head;
-    const start = Math.max(this.burstFloor, opts.noBurst ? Math.max(ring.oldest, head - 1) : ring.burstStart(this.settings.burst, this.settings.burstBytes));
-    l.cursor = Math.max(0, start);
+    const start = opts.noBurst ? ring.prevSync(head - 1, this.burstFloor) : ring.burstStart(this.settings.burst, this.settings.burstBytes, this.burstFloor);
+    l.cursor = start >= 0 ? start : head;
+    l.needsSync = start < 0;
+    // A byte-limited listener is written by the first round (ending it here would leave it half joined).
     if (l.cursor < head && !l.maxBytes) {
-      // Listeners joining between two frames share one burst buffer.
-      if (this.burstMemo?.head !== head || this.burstMemo.start !== l.cursor) {
-        this.burstMemo = { head, start: l.cursor, payload: ring.payload(l.cursor, head) };
+      if (ring.headerChange > l.cursor) this.writeFrom(l, l.cursor, head);
+      else {
+        // Listeners joining between two frames share one burst buffer.
+        if (this.burstMemo?.head !== head || this.burstMemo.start !== l.cursor) {
+          this.burstMemo = { head, start: l.cursor, payload: ring.payload(l.cursor, head) };
+        }
+        const header = ring.headerAt(l.cursor);
+        if (header) {
+          l.header = header;
+          this.bytesOut += header.length;
+          l.write(header);
+        }
+        const payload = this.burstMemo.payload;
+        l.framesSent += head - l.cursor;
+        l.cursor = head;
+        this.bytesOut += payloadBytes(payload);
+        l.write(payload);
       }
-      const payload = this.burstMemo.payload;
-      l.framesSent += head - l.cursor;
-      l.cursor = head;
-      this.bytesOut += payloadBytes(payload);
-      l.write(payload);
     }
     socket.uncork();
     l.slot = this.listeners.length;
@@ -232,7 +303,7 @@ export class Channel {
     socket.on('drain', () => this.drained(l));
     this.kernel.hooks.listenerJoined.call(l);
     this.source.listenersChanged(this.listeners.length);
-    if (l.maxBytes && l.cursor < head) this.scheduleFlush();
+    if (l.cursor < ring.head && !this.flushScheduled) this.scheduleFlush();
     return l;
   }
 
@@ -267,10 +338,11 @@ export class Channel {
     this.closed = true;
     this.source.stop('channel closed');
     // Frames already read (a source's last bytes before its EOF) still reach every listener, in one full round.
+    if (this.roundAt !== -1) this.slice('final');
     this.roundAt = 0;
     this.roundCost = 0;
     this.roundHead = this.ring.head;
-    this.slice(true);
+    this.slice('final');
     this.endListeners();
   }
 

@@ -47,6 +47,12 @@ export interface Framer {
   /** Forgets partial input, as when the source is reopened. */
   reset(): void;
   /**
+   * The source has ended: emits what is complete without a next unit to
+   * mark its end (the last access unit of an Annex B stream, the last FLAC
+   * frame). Filters that emit each unit as soon as it is whole need none.
+   */
+  flush?(emit: FrameEmit): void;
+  /**
    * The stream header learned from the data, as it stands when a frame is
    * emitted (the engine reads it at each emit, so set it before emitting the
    * first frame that needs it). A new Buffer whenever it changes, never mutated

@@ -32,6 +32,10 @@ export class Listener {
   bytesSent = 0;
   framesSent = 0;
   framesSkipped = 0;
+  /** Waiting for a frame a decoder can start at (just joined, or lapped) before it is written again. */
+  needsSync = false;
+  /** The stream header (`core/frame.ts`) this listener was sent last. */
+  header: Buffer | undefined;
   /** Index in the channel's listener array (swap-remove). */
   slot = -1;
   closed = false;

@@ -13,6 +13,7 @@ export class Pacer<T> {
   private queuedMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private paused = false;
+  private drained: (() => void)[] = [];
 
   constructor(
     private readonly release: (item: T) => void,
@@ -21,6 +22,17 @@ export class Pacer<T> {
     /** Told of each item dropped unreleased by `clear` (to let go of what it holds). */
     private readonly drop?: (item: T) => void,
   ) {}
+
+  /** Items queued and not yet released. */
+  get pending(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** Calls `done` once every queued item has been released (at once when none is queued). */
+  whenDrained(done: () => void): void {
+    if (this.pending === 0) done();
+    else this.drained.push(done);
+  }
 
   add(item: T, costMs: number): void {
     this.queue.push({ item, cost: costMs });
@@ -53,9 +65,12 @@ export class Pacer<T> {
       this.setPaused(false);
     }
     if (this.head < this.queue.length) this.timer = setTimeout(this.drain, Math.max(1, this.clock - now));
+    else if (this.drained.length) for (const done of this.drained.splice(0)) done();
   };
 
+  /** Drops what is queued; callers waiting for the queue to drain are not called. */
   clear(): void {
+    this.drained = [];
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.drop) for (let i = this.head; i < this.queue.length; i++) this.drop(this.queue[i]!.item);

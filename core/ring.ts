@@ -21,15 +21,25 @@ export function payloadBytes(p: Payload): number {
 export class Ring {
   private readonly frames: (Buffer | undefined)[];
   private readonly durations: Float64Array;
+  /** 1 where a decoder can start (`core/frame.ts`). */
+  private readonly syncs: Uint8Array;
+  /** The stream header in force at each frame (the same object while it does not change). */
+  private readonly headers: (Buffer | undefined)[];
   /** Sequence number the next pushed frame gets. */
   head = 0;
   /** Bytes held by the frames in the ring. */
   bytes = 0;
+  /** The newest frame whose header differs from its predecessor's (-1: none yet); a write from before it must replay the header. */
+  headerChange = -1;
+  /** Every frame pushed so far was a sync point (raw, mp3): start points need no search. */
+  private allSync = true;
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 3) throw new RangeError(`ring capacity must be an integer > 2, got ${capacity}`);
     this.frames = new Array(capacity);
     this.durations = new Float64Array(capacity);
+    this.syncs = new Uint8Array(capacity);
+    this.headers = new Array(capacity);
   }
 
   /** The oldest sequence number still held. */
@@ -38,7 +48,7 @@ export class Ring {
   }
 
   /** Holds the frame's slab while the frame is in the ring (`core/slab.ts`). */
-  push(frame: Buffer, durationMs: number): number {
+  push(frame: Buffer, durationMs: number, sync = true, header?: Buffer): number {
     const slot = this.head % this.capacity;
     const old = this.frames[slot];
     if (old) {
@@ -48,8 +58,46 @@ export class Ring {
     hold(frame);
     this.frames[slot] = frame;
     this.durations[slot] = durationMs;
+    this.syncs[slot] = sync ? 1 : 0;
+    if (!sync) this.allSync = false;
+    if (header !== (this.head > 0 ? this.headers[(this.head - 1) % this.capacity] : undefined)) this.headerChange = this.head;
+    this.headers[slot] = header;
     this.bytes += frame.length;
     return this.head++;
+  }
+
+  isSync(seq: number): boolean {
+    return this.syncs[seq % this.capacity] === 1;
+  }
+
+  /** The stream header a listener starting at `seq` needs first. */
+  headerAt(seq: number): Buffer | undefined {
+    return seq >= this.oldest && seq < this.head ? this.headers[seq % this.capacity] : undefined;
+  }
+
+  /** The first sync point at or after `seq` (and not before the oldest frame), or -1 when none is held yet. */
+  nextSync(seq: number): number {
+    seq = Math.max(seq, this.oldest);
+    if (this.allSync) return seq < this.head ? seq : -1;
+    for (; seq < this.head; seq++) if (this.syncs[seq % this.capacity] === 1) return seq;
+    return -1;
+  }
+
+  /** The last sync point at or before `seq`, not before `floor` nor the oldest frame; -1 when there is none. */
+  prevSync(seq: number, floor = 0): number {
+    floor = Math.max(floor, this.oldest);
+    seq = Math.min(seq, this.head - 1);
+    if (this.allSync) return seq >= floor ? seq : -1;
+    for (; seq >= floor; seq--) if (this.syncs[seq % this.capacity] === 1) return seq;
+    return -1;
+  }
+
+  /** The first frame after `from` and before `to` whose header differs from `from`'s, or `to`. */
+  headerBreak(from: number, to: number): number {
+    if (this.headerChange <= from) return to;
+    const h = this.headers[from % this.capacity];
+    for (let s = from + 1; s < to; s++) if (this.headers[s % this.capacity] !== h) return s;
+    return to;
   }
 
   /** The frame with sequence number `seq`, if still held. */
@@ -98,21 +146,25 @@ export class Ring {
 
   /**
    * Where a new listener starts so that it first gets about `ms` of media (when
-   * frames know their duration) or else about `bytes` bytes; never before the
-   * oldest frame, never past the newest.
+   * frames know their duration) or else about `bytes` bytes, back to a sync
+   * point; never before `floor` or the oldest frame. -1 when no sync point is
+   * held: the listener waits for the next one.
    */
-  burstStart(ms: number, bytes: number): number {
-    if (this.head === 0) return 0;
+  burstStart(ms: number, bytes: number, floor = 0): number {
+    if (this.head === 0) return -1;
     const timed = this.durations[(this.head - 1) % this.capacity]! > 0;
-    // Zero burst is streamserve's live edge: the newest complete frame.
-    if (timed ? ms <= 0 : bytes <= 0) return this.head - 1;
-    let seq = this.head;
-    let total = 0;
-    while (seq > this.oldest) {
-      seq--;
-      total += timed ? this.durations[seq % this.capacity]! : this.frames[seq % this.capacity]!.length;
-      if (total >= (timed ? ms : bytes)) break;
+    floor = Math.max(floor, this.oldest);
+    let seq = this.head - 1;
+    // Zero burst is streamserve's live edge: the newest complete frame (the newest sync point).
+    if (timed ? ms > 0 : bytes > 0) {
+      let total = 0;
+      for (seq = this.head; seq > floor; ) {
+        seq--;
+        total += timed ? this.durations[seq % this.capacity]! : this.frames[seq % this.capacity]!.length;
+        if (total >= (timed ? ms : bytes)) break;
+      }
     }
-    return seq;
+    const back = this.prevSync(seq, floor);
+    return back >= 0 ? back : this.nextSync(Math.max(seq, floor));
   }
 }

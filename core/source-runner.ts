@@ -1,5 +1,5 @@
 import type { Channel } from './channel.ts';
-import type { Framer } from './frame.ts';
+import type { FrameEmit, Framer } from './frame.ts';
 import { Pacer } from './pacer.ts';
 import { hold, release, SlabWriter, slabOf, slabPool } from './slab.ts';
 import type { OpenedSource, SourceSpec } from './source.ts';
@@ -37,7 +37,12 @@ export class SourceRunner {
   private lastDataAt = 0;
   private openedPerf = 0;
   private readonly bytePacer: Pacer<Buffer> | undefined;
-  private readonly framePacer: Pacer<[frame: Buffer, durationMs: number]> | undefined;
+  private readonly framePacer: Pacer<[frame: Buffer, durationMs: number, sync: boolean, header: Buffer | undefined]> | undefined;
+  /** The source whose end waits for its paced bytes to be framed (nothing it read is lost). */
+  private finishing: OpenedSource | undefined;
+  /** The filter's header object seen last, and the one passed on (the same object while its bytes stay the same). */
+  private seenHeader: Buffer | undefined;
+  private header: Buffer | undefined;
   private readonly writer = new SlabWriter(slabPool(COPY_SLAB_BYTES));
   /** The chunk the framer was last given, held until the next: a filter may keep a view of its tail. */
   private tail: Buffer | undefined;
@@ -56,8 +61,8 @@ export class SourceRunner {
       }, pause, undefined, release);
     }
     if (s.realtime) {
-      this.framePacer = new Pacer(([frame, ms]) => {
-        channel.pushFrame(frame, ms);
+      this.framePacer = new Pacer(([frame, ms, sync, header]) => {
+        channel.pushFrame(frame, ms, sync, header);
         release(frame);
       }, pause, undefined, ([frame]) => release(frame));
     }
@@ -214,18 +219,34 @@ export class SourceRunner {
   }
 
   private frame(chunk: Buffer): void {
-    const ch = this.channel;
     hold(chunk);
-    if (this.framePacer) {
-      this.framer!.push(chunk, (frame, ms) => {
-        hold(frame);
-        this.framePacer!.add([frame, ms], ms);
-      });
-    } else {
-      this.framer!.push(chunk, (frame, ms) => ch.pushFrame(frame, ms));
-    }
+    this.framer!.push(chunk, this.emit);
     this.releaseTail();
     this.tail = chunk;
+  }
+
+  private readonly emit: FrameEmit = (frame, ms, sync) => {
+    const header = this.learnedHeader();
+    if (this.framePacer) {
+      hold(frame);
+      this.framePacer.add([frame, ms, sync !== false, header], ms);
+    } else {
+      this.channel.pushFrame(frame, ms, sync !== false, header);
+    }
+  };
+
+  /**
+   * The filter's stream header, as one object while its bytes do not change:
+   * filters that see the same SPS/PPS every key frame need not keep the object,
+   * and listeners are sent a header only when it really changed.
+   */
+  private learnedHeader(): Buffer | undefined {
+    const h = this.framer!.header;
+    if (h !== this.seenHeader) {
+      this.seenHeader = h;
+      if (!h || !this.header || !h.equals(this.header)) this.header = h;
+    }
+    return this.header;
   }
 
   private releaseTail(): void {
@@ -235,7 +256,19 @@ export class SourceRunner {
 
   private ended(src: OpenedSource, reason: string, failed: boolean, err?: Error): void {
     if (this.current !== src) return;
+    if (this.bytePacer?.pending) {
+      // Bytes read and not yet paced are still the stream: they reach listeners before the source counts as ended.
+      if (this.finishing === src) return;
+      this.finishing = src;
+      this.bytePacer.whenDrained(() => {
+        this.finishing = undefined;
+        this.ended(src, reason, failed, err);
+      });
+      return;
+    }
     const ranFor = performance.now() - this.openedPerf;
+    // A unit is complete at the end of the stream though no next one started (a filter that ends units at the next start).
+    this.framer?.flush?.(this.emit);
     this.closeCurrent();
     const ch = this.channel;
     if (failed) {
@@ -248,7 +281,11 @@ export class SourceRunner {
     }
     if (this.stopped) return;
     if (!this.spec) return this.startGrace();
-    if (reason !== 'quiet' && !ch.settings.reopen) return this.gone(`source ended (${reason}) and -reopen=false`);
+    if (reason !== 'quiet' && !ch.settings.reopen) {
+      // Paced frames already read play out before listeners are let go.
+      const why = `source ended (${reason}) and -reopen=false`;
+      return this.framePacer ? this.framePacer.whenDrained(() => this.gone(why)) : this.gone(why);
+    }
     if (this.onDemand && ch.listeners.length === 0) return;
     this.scheduleReopen(failed || ranFor < HEALTHY_RUN_MS || reason === 'quiet' ? 'backoff' : 'now');
   }
@@ -291,6 +328,7 @@ export class SourceRunner {
     const src = this.current;
     if (!src) return;
     this.current = undefined;
+    this.finishing = undefined;
     this.up = false;
     clearInterval(this.quietTimer);
     this.quietTimer = undefined;

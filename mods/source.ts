@@ -116,6 +116,8 @@ export default defineModule<SourceSettings>({
         settings.reopen = false;
       }
       if (spec) {
+        // As in streamserve, a source played once opens for its first listener, who then gets it from its first byte.
+        if (!settings.reopen && spec.kind !== 'stdin') spec.onDemand = true;
         flagChannel = kernel.channels.create('/', settings, spec);
         // As in streamserve, every request path no other module claims streams the one source.
         http?.hooks.resolveChannel.tap({ name: 'source', stage: 100 }, () => (flagChannel?.closed ? undefined : flagChannel));

@@ -56,7 +56,7 @@ test('concat across the wrap point keeps sequence order', () => {
 
 test('burstStart by bytes: enough recent frames to cover the burst, from a frame boundary', () => {
   const ring = new Ring(10);
-  assert.equal(ring.burstStart(2000, 100), 0, 'empty ring');
+  assert.equal(ring.burstStart(2000, 100), -1, 'empty ring: nothing to start at yet');
   for (let i = 0; i < 8; i++) ring.push(frame(i, 100), 0);
   assert.equal(ring.burstStart(2000, 100), 7, 'one frame covers 100 bytes');
   assert.equal(ring.burstStart(2000, 250), 5, 'three frames cover 250 bytes');
