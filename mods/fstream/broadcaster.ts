@@ -16,16 +16,16 @@ export async function broadcast(ctx: FstreamContext, conn: Connection, req: Broa
   const mount = mountOf(req.user, req.channel);
   const fields = { action: 'broadcast', user: req.user, mount };
   const decision = await authenticate(ctx, conn, req, mount);
-  if (!decision?.allow) return refuse(ctx, conn, decision?.reason ?? 'no authentication module accepts this broadcaster', fields);
+  if (!decision?.allow) return refuse(ctx, conn, decision?.reason ?? 'no authentication module accepts this broadcaster', req.wantsReason, fields);
   const socket = conn.socket;
   if (socket.destroyed) return;
   const kernel = ctx.kernel;
   if (req.bufsize > 0 && !kernel.hooks.frameFilter.get('raw')) {
     ctx.log.warn('a broadcaster asked for a bufsize but no loaded module provides the raw frame filter (module filters)');
-    return refuse(ctx, conn, 'bufsize is not available on this server', fields);
+    return refuse(ctx, conn, 'bufsize is not available on this server', req.wantsReason, fields);
   }
   let channel = kernel.channels.get(mount);
-  if (channel?.source.spec) return refuse(ctx, conn, `${mount} is served by a configured source`, fields);
+  if (channel?.source.spec) return refuse(ctx, conn, `${mount} is served by a configured source`, req.wantsReason, fields);
   const existed = channel !== undefined;
   channel ??= kernel.channels.create(mount, fstreamChannelSettings(ctx.settings, req.bufsize));
   if (rest.length) socket.unshift(rest);
@@ -34,7 +34,7 @@ export async function broadcast(ctx: FstreamContext, conn: Connection, req: Broa
     describe: `fstream broadcaster ${conn.remoteAddress}`,
     close: () => socket.destroy(),
   });
-  if (!attached) return refuse(ctx, conn, `channel ${mount} is busy: another broadcaster is live`, fields);
+  if (!attached) return refuse(ctx, conn, `channel ${mount} is busy: another broadcaster is live`, req.wantsReason, fields);
   channel.info.owner = req.user;
   channel.info.password = req.channelPassword;
   const wanted = fstreamChannelSettings(ctx.settings, req.bufsize);

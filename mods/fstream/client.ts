@@ -8,6 +8,11 @@ import { MAX_REPLY_LINE, scanErrorLine } from './reply.ts';
 
 /** How long a finished broadcast waits for the server to close before leaving anyway. */
 const CLOSE_WAIT_MS = 5000;
+/**
+ * We ask for the reason of a refusal (`errors=1`); a server that does not know
+ * the field refuses as the original does, by closing with nothing sent.
+ */
+const SILENT_CLOSE = 'connection closed by the server: refused?';
 
 /**
  * The `fstream` client: `token` prints a one-time token, `broadcast` sends
@@ -25,7 +30,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), env:
   if (typeof fields === 'string') return usageError(fields);
   let handshake: Buffer;
   try {
-    handshake = encodeHandshake(fields);
+    handshake = encodeHandshake({ ...fields, errors: 1 });
   } catch (err) {
     return usageError((err as Error).message.replace(/^(\w+)/, 'fserv_arg_$1'));
   }
@@ -100,24 +105,25 @@ function token(socket: Socket): Promise<number> {
       const error = scanErrorLine(reply);
       if (error.kind === 'error') return resolve(refused(error.reason));
       const line = reply.toString('utf8').split('\n')[0]!.trim();
-      if (!line || /\s/.test(line)) {
-        return resolve(fail(`connection lost before the token arrived${lost ? `: ${describe(lost)}` : ''}`));
-      }
-      process.stdout.write(`${line}\n`, () => resolve(0));
+      if (line && !/\s/.test(line)) return process.stdout.write(`${line}\n`, () => resolve(0));
+      if (!reply.length && !lost) return resolve(fail(SILENT_CLOSE));
+      resolve(fail(`connection lost before the token arrived${lost ? `: ${describe(lost)}` : ''}`));
     });
   });
 }
 
 /**
- * Stream bytes to stdout. The server may instead answer one `ERROR reason`
+ * Stream bytes to stdout. Our server may instead answer one `ERROR reason`
  * line and close; bytes that could be such a line are held until more bytes
  * (then they were stream data) or the close (then they were the refusal).
+ * A close before any byte is another server's refusal.
  */
 function watch(socket: Socket): Promise<number> {
   const out = process.stdout;
   const progress = new Progress('watch');
   return new Promise((resolve) => {
     let held: Buffer | undefined = Buffer.alloc(0);
+    let received = 0;
     let lost: Error | undefined;
     let finished = false;
     const finish = (code: number) => {
@@ -140,6 +146,7 @@ function watch(socket: Socket): Promise<number> {
       else finish(fail(`cannot write the stream: ${describe(err)}`));
     });
     socket.on('data', (d: Buffer) => {
+      received += d.length;
       if (!held) return write(d);
       held = Buffer.concat([held, d]);
       const scan = scanErrorLine(held);
@@ -156,18 +163,24 @@ function watch(socket: Socket): Promise<number> {
         if (scan.kind === 'error' && held.length === scan.length) return finish(refused(scan.reason));
         if (held.length) write(held);
       }
-      out.write('', () => finish(fail(lost ? `connection lost: ${describe(lost)}` : 'connection closed by the server')));
+      const why = lost ? `connection lost: ${describe(lost)}` : received ? 'connection closed by the server' : SILENT_CLOSE;
+      out.write('', () => finish(fail(why)));
     });
   });
 }
 
-/** Stdin to the server; the server answers nothing unless it refuses. */
+/**
+ * Stdin to the server; the server answers nothing unless it refuses. Closing
+ * its side before stdin ended is, for a server that does not tell why, the
+ * only sign of a refusal.
+ */
 function broadcast(socket: Socket): Promise<number> {
   const input = process.stdin;
   const progress = new Progress('broadcast');
   return new Promise((resolve) => {
     let reply = Buffer.alloc(0);
     let lost: Error | undefined;
+    let serverEnded = false;
     let inputDone = false;
     let finished = false;
     const finish = (code: number) => {
@@ -196,12 +209,14 @@ function broadcast(socket: Socket): Promise<number> {
       const scan = scanErrorLine(reply);
       if (scan.kind === 'error') finish(refused(scan.reason));
     });
+    // After the server's end our writes fail; that error is not why we stopped.
+    socket.once('end', () => { serverEnded = true; });
     socket.on('error', (err) => { lost = err; });
     socket.on('close', () => {
       const scan = scanErrorLine(reply);
       if (scan.kind === 'error') return finish(refused(scan.reason));
       if (inputDone) return finish(0);
-      finish(fail(lost ? `connection lost: ${describe(lost)}` : 'connection closed by the server'));
+      finish(fail(lost && !serverEnded ? `connection lost: ${describe(lost)}` : SILENT_CLOSE));
     });
   });
 }

@@ -5,7 +5,7 @@ import { preambleEnd, preambleProblem } from './preamble.ts';
  * The fstream handshake after the preamble: a 4-byte big-endian length, one
  * 0x00 byte, then that many bytes of UTF-8 `action,key=value,...`.
  */
-export type HandshakeRequest =
+export type HandshakeRequest = (
   | { action: 'token'; user: string; userPassword: string }
   | {
     action: 'broadcast';
@@ -17,7 +17,11 @@ export type HandshakeRequest =
     /** Chunk size: watchers start at a chunk boundary; 0 passes chunks through as they arrive. */
     bufsize: number;
   }
-  | { action: 'watch'; user: string; channel: string; channelPassword?: string };
+  | { action: 'watch'; user: string; channel: string; channelPassword?: string }
+) & {
+  /** The client asked (`errors=1`) to be told why it is refused; see reply.ts. */
+  wantsReason: boolean;
+};
 
 export interface HandshakeLimits {
   /** Largest payload (the string), in bytes. */
@@ -30,11 +34,19 @@ export interface HandshakeLimits {
 
 export type ReadResult =
   | { kind: 'more' }
-  | { kind: 'error'; reason: string }
+  /** `wantsReason` only when the payload was read and asked for it: before that nobody asked. */
+  | { kind: 'error'; reason: string; wantsReason: boolean }
   | { kind: 'done'; request: HandshakeRequest; rest: Buffer };
 
 export const DEFAULT_CHANNEL = 'default';
 const FIELDS = new Set(['user', 'user_password', 'token', 'channel', 'channel_password', 'bufsize']);
+/**
+ * Our client's own field, skipped like any unknown key by a parser that does
+ * not know it (parsePayload skips them too). Only a client that sends it is
+ * told why it is refused: to anyone else (a player reading a watcher's bytes,
+ * a script reading a token) a refusal is a close with nothing sent.
+ */
+const ASK_REASON = 'errors=1';
 const TOKEN_CHARS = /^[A-Za-z0-9_-]{1,256}$/;
 /**
  * A channel is one mount path segment. Unlike a user name it never becomes a
@@ -52,37 +64,47 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export function readHandshake(buf: Buffer, limits: HandshakeLimits): ReadResult {
   const end = preambleEnd(buf);
   if (end < 0) {
-    return buf.length > limits.maxPreamble ? { kind: 'error', reason: `preamble longer than ${limits.maxPreamble} bytes` } : { kind: 'more' };
+    return buf.length > limits.maxPreamble ? bad(`preamble longer than ${limits.maxPreamble} bytes`) : { kind: 'more' };
   }
-  if (end > limits.maxPreamble) return { kind: 'error', reason: `preamble longer than ${limits.maxPreamble} bytes` };
+  if (end > limits.maxPreamble) return bad(`preamble longer than ${limits.maxPreamble} bytes`);
   const problem = preambleProblem(buf, end);
-  if (problem) return { kind: 'error', reason: problem };
+  if (problem) return bad(problem);
   if (buf.length < end + 4) {
     return buf.length > end && buf[end] !== 0 && limits.maxPayload < 2 ** 24
-      ? { kind: 'error', reason: `payload longer than ${limits.maxPayload} bytes` }
+      ? bad(`payload longer than ${limits.maxPayload} bytes`)
       : { kind: 'more' };
   }
   const length = buf.readUInt32BE(end);
-  if (length === 0) return { kind: 'error', reason: 'empty payload' };
-  if (length > limits.maxPayload) return { kind: 'error', reason: `payload of ${length} bytes is longer than ${limits.maxPayload}` };
+  if (length === 0) return bad('empty payload');
+  if (length > limits.maxPayload) return bad(`payload of ${length} bytes is longer than ${limits.maxPayload}`);
   if (buf.length < end + 5) return { kind: 'more' };
-  if (buf[end + 4] !== 0) return { kind: 'error', reason: 'expected a 0x00 byte after the length' };
+  if (buf[end + 4] !== 0) return bad('expected a 0x00 byte after the length');
   const start = end + 5;
   if (buf.length < start + length) return { kind: 'more' };
   let text: string;
   try {
     text = utf8.decode(buf.subarray(start, start + length));
   } catch {
-    return { kind: 'error', reason: 'payload is not valid UTF-8' };
+    return bad('payload is not valid UTF-8');
   }
   const parsed = parsePayload(text, limits);
-  if (typeof parsed === 'string') return { kind: 'error', reason: parsed };
+  if (typeof parsed === 'string') return bad(parsed, asksForReason(text));
   return { kind: 'done', request: parsed, rest: buf.subarray(start + length) };
+}
+
+function bad(reason: string, wantsReason = false): ReadResult {
+  return { kind: 'error', reason, wantsReason };
+}
+
+/** Whether a payload carries our client's `errors=1`, however wrong the rest of it is. */
+export function asksForReason(text: string): boolean {
+  return text.split(',').slice(1).includes(ASK_REASON);
 }
 
 /** The request in a payload, or why it is not one. Reasons never quote a secret. */
 export function parsePayload(text: string, limits: Pick<HandshakeLimits, 'maxBufsize'>): HandshakeRequest | string {
   const [action = '', ...parts] = text.split(',');
+  const wantsReason = asksForReason(text);
   const fields = new Map<string, string>();
   for (const [i, part] of parts.entries()) {
     if (part === '') continue;
@@ -106,9 +128,9 @@ export function parsePayload(text: string, limits: Pick<HandshakeLimits, 'maxBuf
   const userPassword = fields.get('user_password');
   if (action === 'token') {
     if (!userPassword) return 'missing field user_password';
-    return { action, user, userPassword };
+    return { action, user, userPassword, wantsReason };
   }
-  if (action === 'watch') return { action, user, channel, channelPassword };
+  if (action === 'watch') return { action, user, channel, channelPassword, wantsReason };
   const token = fields.get('token') || undefined;
   if (!userPassword && !token) return 'missing field user_password or token';
   if (token !== undefined && !TOKEN_CHARS.test(token)) return 'malformed token';
@@ -116,7 +138,7 @@ export function parsePayload(text: string, limits: Pick<HandshakeLimits, 'maxBuf
   if (!/^\d{1,10}$/.test(rawSize)) return 'bufsize must be a whole number of bytes';
   const bufsize = Number(rawSize);
   if (bufsize > limits.maxBufsize) return `bufsize ${bufsize} is larger than ${limits.maxBufsize}`;
-  return { action, user, userPassword: userPassword || undefined, token, channel, channelPassword, bufsize };
+  return { action, user, userPassword: userPassword || undefined, token, channel, channelPassword, bufsize, wantsReason };
 }
 
 /** Quotes client text in a reason without letting it break the one-line answer or the log. */
@@ -133,6 +155,8 @@ export interface HandshakeFields {
   channel?: string;
   channel_password?: string;
   bufsize?: string | number;
+  /** Ours only: ask to be told why when refused. */
+  errors?: 1;
 }
 
 /**
@@ -141,7 +165,7 @@ export interface HandshakeFields {
  */
 export function encodeHandshake(fields: HandshakeFields, preamble: string | Buffer = '\n\n'): Buffer {
   const parts: string[] = [fields.action];
-  for (const key of ['user', 'user_password', 'token', 'channel', 'channel_password', 'bufsize'] as const) {
+  for (const key of ['user', 'user_password', 'token', 'channel', 'channel_password', 'bufsize', 'errors'] as const) {
     const value = fields[key];
     if (value === undefined || value === '') continue;
     const text = String(value);

@@ -1,8 +1,11 @@
 /**
- * What the server answers. A token is one line of text. A refusal is one line
- * `ERROR reason`, then the connection closes; the original client prints or
- * ignores it, ours recognises it. An accepted watcher gets stream bytes, an
- * accepted broadcaster nothing at all.
+ * What the server answers. A token is one line of text. An accepted watcher
+ * gets stream bytes, an accepted broadcaster nothing at all. A refusal, as in
+ * the original, is a close with nothing sent: a watcher's bytes go to a player
+ * and a token reply to a script, and either would take text for its answer.
+ * Only a client that asked with `errors=1` (ours) gets one line `ERROR reason`
+ * before the close; it cannot be a token (it holds a space) and is never sent
+ * to an accepted watcher.
  */
 export const ERROR_PREFIX = 'ERROR ';
 /** Longest reason line we send or recognise. */

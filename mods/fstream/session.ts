@@ -18,7 +18,7 @@ export function handleConnection(ctx: FstreamContext, conn: Connection): void {
   conn.head = Buffer.alloc(0);
   let settled = false;
   const limit = ctx.settings.handshakeTimeout;
-  const timer = setTimeout(() => settle({ kind: 'error', reason: `handshake not complete within ${formatDuration(limit)}` }), limit);
+  const timer = setTimeout(() => settle({ kind: 'error', reason: `handshake not complete within ${formatDuration(limit)}`, wantsReason: false }), limit);
   const onData = (chunk: Buffer) => {
     received = Buffer.concat([received, chunk]);
     step();
@@ -35,10 +35,10 @@ export function handleConnection(ctx: FstreamContext, conn: Connection): void {
     socket.off('data', onData);
     socket.off('close', onClose);
     socket.pause();
-    if (result.kind === 'error') return refuse(ctx, conn, `bad handshake: ${result.reason}`);
+    if (result.kind === 'error') return refuse(ctx, conn, `bad handshake: ${result.reason}`, result.wantsReason);
     serve(ctx, conn, result).catch((err: unknown) => {
       ctx.log.error({ ...who(conn), err }, 'serving an fstream handshake failed');
-      refuse(ctx, conn, 'internal error');
+      refuse(ctx, conn, 'internal error', result.request.wantsReason);
     });
   };
   const step = () => {

@@ -11,9 +11,9 @@ type TokenRequest = Extract<HandshakeRequest, { action: 'token' }>;
 export async function token(ctx: FstreamContext, conn: Connection, req: TokenRequest): Promise<void> {
   const fields = { action: 'token', user: req.user };
   const decision = await authenticate(ctx, conn, req);
-  if (!decision?.allow) return refuse(ctx, conn, decision?.reason ?? 'no authentication module hands out tokens', fields);
+  if (!decision?.allow) return refuse(ctx, conn, decision?.reason ?? 'no authentication module hands out tokens', req.wantsReason, fields);
   const users = ctx.kernel.service<UsersService>('users');
-  if (!users) return refuse(ctx, conn, 'tokens are not available on this server (module users is not loaded)', fields);
+  if (!users) return refuse(ctx, conn, 'tokens are not available on this server (module users is not loaded)', req.wantsReason, fields);
   if (conn.socket.destroyed) return;
   const issued = users.issueToken(req.user);
   ctx.counts.accepted++;

@@ -23,9 +23,9 @@ function config(dir: string, gateSettings: Record<string, unknown>): string {
   return file;
 }
 
-/** 'open' when the server took the handshake and kept the connection, else its answer. */
+/** 'open' when the server took the handshake and kept the connection, else its answer: the reason, which it is asked for (errors=1). */
 async function outcome(port: number, payload: string): Promise<string> {
-  const p = await connect(port, rawHandshake(payload));
+  const p = await connect(port, rawHandshake(`${payload},errors=1`));
   const r = await Promise.race([p.closed(3000).then((b) => b.toString()), sleep(400).then(() => 'open')]);
   p.socket.destroy();
   return r;

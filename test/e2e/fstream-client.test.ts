@@ -167,10 +167,36 @@ test('our client speaks the original protocol to a server written from its descr
     assert.equal(b.code, 0, b.stderr);
     assert.ok((await broadcastGot!).equals(data), 'the server got stdin byte-exact after the handshake');
     assert.deepEqual(other.payloads, [
-      'token,user=fier,user_password=123',
-      'watch,user=fier,channel=cam,channel_password=456',
-      'broadcast,user=fier,user_password=123,channel=cam,channel_password=456,bufsize=1024',
+      'token,user=fier,user_password=123,errors=1',
+      'watch,user=fier,channel=cam,channel_password=456,errors=1',
+      'broadcast,user=fier,user_password=123,channel=cam,channel_password=456,bufsize=1024,errors=1',
+    ], 'the original fields, and last our own errors=1, which a server that does not know it skips');
+  } finally {
+    other.close();
+  }
+});
+
+test('a server that refuses by closing with nothing sent, as the original does: a generic reason and exit 1', T, async () => {
+  // It reads and drops what follows the handshake, so the close is clean rather than a reset.
+  const other = await foreignServer((_fields, socket) => {
+    socket.on('data', () => {});
+    socket.end();
+  });
+  try {
+    const target = `127.0.0.1:${other.port}`;
+    const stdin = new PassThrough();
+    const feeding = setInterval(() => stdin.write(randomBytes(16_384)), 10);
+    const runs = await Promise.all([
+      runClient([target, 'token'], fier).done,
+      runClient([target, 'watch'], { fserv_arg_user: 'fier' }).done,
+      runClient([target, 'broadcast'], fier, { stdin }).done.finally(() => { clearInterval(feeding); stdin.destroy(); }),
     ]);
+    for (const [i, r] of runs.entries()) {
+      assert.equal(r.code, 1, `${['token', 'watch', 'broadcast'][i]}: ${r.stderr}`);
+      assert.equal(r.stderr, 'fstream: connection closed by the server: refused?\n');
+      assert.equal(r.stdout.length, 0);
+    }
+    assert.equal(other.payloads.length, 3);
   } finally {
     other.close();
   }

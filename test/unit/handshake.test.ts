@@ -53,7 +53,7 @@ test('readHandshake reads every preamble form and leaves what follows', () => {
     const r = readHandshake(buf, limits);
     assert.equal(r.kind, 'done', pre);
     if (r.kind !== 'done') continue;
-    assert.deepEqual(r.request, { action: 'watch', user: 'fier', channel: 'default', channelPassword: '456' });
+    assert.deepEqual(r.request, { action: 'watch', user: 'fier', channel: 'default', channelPassword: '456', wantsReason: false });
     assert.equal(r.rest.toString(), 'tail');
   }
 });
@@ -63,7 +63,7 @@ test('readHandshake waits for more bytes, one at a time', () => {
   for (let i = 0; i < buf.length; i++) assert.equal(readHandshake(buf.subarray(0, i), limits).kind, 'more', `at ${i}`);
   const r = readHandshake(buf, limits);
   assert.equal(r.kind, 'done');
-  if (r.kind === 'done') assert.deepEqual(r.request, { action: 'broadcast', user: 'fier', userPassword: '123', token: undefined, channel: 'default', channelPassword: undefined, bufsize: 4096 });
+  if (r.kind === 'done') assert.deepEqual(r.request, { action: 'broadcast', user: 'fier', userPassword: '123', token: undefined, channel: 'default', channelPassword: undefined, bufsize: 4096, wantsReason: false });
 });
 
 test('readHandshake refuses hostile input as early as it can', () => {
@@ -79,10 +79,10 @@ test('readHandshake refuses hostile input as early as it can', () => {
 });
 
 test('parsePayload: actions, defaults and bad values', () => {
-  assert.deepEqual(parsePayload('token,user=fier,user_password=a=b', limits), { action: 'token', user: 'fier', userPassword: 'a=b' });
-  assert.deepEqual(parsePayload('watch,user=fier,channel=live.mp3', limits), { action: 'watch', user: 'fier', channel: 'live.mp3', channelPassword: undefined });
-  assert.deepEqual(parsePayload('watch,user=fier', limits), { action: 'watch', user: 'fier', channel: 'default', channelPassword: undefined });
-  assert.deepEqual(parsePayload('watch,user=fier,channel=cam,future=1,', limits), { action: 'watch', user: 'fier', channel: 'cam', channelPassword: undefined });
+  assert.deepEqual(parsePayload('token,user=fier,user_password=a=b', limits), { action: 'token', user: 'fier', userPassword: 'a=b', wantsReason: false });
+  assert.deepEqual(parsePayload('watch,user=fier,channel=live.mp3', limits), { action: 'watch', user: 'fier', channel: 'live.mp3', channelPassword: undefined, wantsReason: false });
+  assert.deepEqual(parsePayload('watch,user=fier', limits), { action: 'watch', user: 'fier', channel: 'default', channelPassword: undefined, wantsReason: false });
+  assert.deepEqual(parsePayload('watch,user=fier,channel=cam,future=1,', limits), { action: 'watch', user: 'fier', channel: 'cam', channelPassword: undefined, wantsReason: false });
   const bad: [string, RegExp][] = [
     ['dance,user=fier', /unknown action "dance"/],
     ['watch', /missing field user/],
@@ -114,8 +114,32 @@ test('encodeHandshake round-trips through readHandshake and refuses commas', () 
   assert.deepEqual(buf.subarray(0, 2), Buffer.from('\n\n'));
   const r = readHandshake(buf, limits);
   assert.equal(r.kind, 'done');
-  if (r.kind === 'done') assert.deepEqual(r.request, { action: 'broadcast', user: 'fier', userPassword: undefined, token: 'abc_-1', channel: 'cam', channelPassword: 'p', bufsize: 1024 });
+  if (r.kind === 'done') assert.deepEqual(r.request, { action: 'broadcast', user: 'fier', userPassword: undefined, token: 'abc_-1', channel: 'cam', channelPassword: 'p', bufsize: 1024, wantsReason: false });
   assert.throws(() => encodeHandshake({ action: 'watch', user: 'fier', channel_password: 'a,b' }), /channel_password must not contain ","/);
+  const asking = encodeHandshake({ action: 'watch', user: 'fier', errors: 1 });
+  assert.equal(asking.subarray(7).toString(), 'watch,user=fier,errors=1', 'our own field goes last');
+  const back = readHandshake(asking, limits);
+  assert.ok(back.kind === 'done' && back.request.wantsReason);
+});
+
+test('errors=1 is a field like any unknown one, except that it asks for the reason of a refusal', () => {
+  const wants = (text: string) => { const r = parsePayload(text, limits); return typeof r === 'string' ? r : r.wantsReason; };
+  assert.deepEqual(parsePayload('watch,user=fier,channel=cam,errors=1', limits), { action: 'watch', user: 'fier', channel: 'cam', channelPassword: undefined, wantsReason: true });
+  assert.equal(wants('token,errors=1,user=fier,user_password=x'), true, 'anywhere after the action');
+  assert.equal(wants('watch,user=fier,errors=1,errors=1'), true, 'twice is harmless, as for any unknown key');
+  for (const text of ['watch,user=fier,errors=0', 'watch,user=fier,errors=yes', 'watch,user=fier,errors=', 'watch,user=fier,xerrors=1', 'watch,user=fier']) {
+    assert.equal(wants(text), false, text);
+  }
+  assert.equal(wants('errors=1,user=fier'), 'unknown action "errors=1" (expected token, broadcast or watch)', 'the action comes first');
+  // A refused payload still says whether the client asked, so that it can be told why.
+  const refused = (payload: string) => readHandshake(hs(payload), limits);
+  assert.deepEqual(refused('dance,user=fier,errors=1'), { kind: 'error', reason: 'unknown action "dance" (expected token, broadcast or watch)', wantsReason: true });
+  assert.deepEqual(refused('watch,user=../x,errors=1'), { kind: 'error', reason: 'invalid user name (letters, digits, _ and -, at most 64)', wantsReason: true });
+  assert.deepEqual(refused('watch,user=fier,garbage,errors=1'), { kind: 'error', reason: 'field 3 is not key=value', wantsReason: true });
+  assert.deepEqual(refused('watch,user=../x'), { kind: 'error', reason: 'invalid user name (letters, digits, _ and -, at most 64)', wantsReason: false });
+  // Before the payload is read nobody has asked.
+  const early = readHandshake(Buffer.from([0x0a, 0x0a, 0xff, 0xff, 0xff, 0xff, 0]), limits);
+  assert.ok(early.kind === 'error' && !early.wantsReason);
 });
 
 test('the ERROR line is recognised whole, and only whole', () => {
