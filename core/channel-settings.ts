@@ -29,6 +29,9 @@ export interface ChannelSettings {
   grace: number;
 }
 
+/** Content-Type when the operator sets none: a media filter or the source may then say better. */
+export const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
+
 /** JSON Schema properties of the channel settings, shared by every module that defines channels. */
 export const channelSettingsSchema = {
   filter: { type: 'string', default: 'raw', description: 'frame filter: raw or mp3' },
@@ -39,7 +42,7 @@ export const channelSettingsSchema = {
   clientMaxBytes: { type: 'integer', minimum: 0, default: 0, description: 'disconnect a listener after this many bytes, at a frame boundary (0 = no limit)' },
   closeIdle: { type: 'boolean', default: false, description: 'close the source when the last listener leaves' },
   reopen: { type: 'boolean', default: true, description: 'reopen the source on EOF or error, keeping listeners' },
-  contentType: { type: 'string', minLength: 1, default: 'application/octet-stream', description: 'Content-Type sent to HTTP listeners' },
+  contentType: { type: 'string', minLength: 1, default: DEFAULT_CONTENT_TYPE, description: 'Content-Type sent to HTTP listeners (unset: the one the frame filter or the source gives)' },
   maxQuietInterval: { type: ['string', 'number'], 'x-duration': true, default: '0s', description: 'reopen the source after this long without bytes (0 = never)' },
   realtime: { type: 'boolean', default: false, description: 'pace frames by their media duration (serve an mp3 file as a live stream)' },
   burst: { type: ['string', 'number'], 'x-duration': true, default: '2s', description: 'media a new listener gets at once, for filters that know durations (0 = live edge)' },
@@ -50,7 +53,7 @@ export const channelSettingsSchema = {
 /** Defaults of every channel setting, in milliseconds where they are durations. */
 export const channelDefaults: ChannelSettings = {
   filter: 'raw', frameBytes: 64, headerBytes: 0, sourceBuffer: 64, sourceBandwidth: 0, clientMaxBytes: 0,
-  closeIdle: false, reopen: true, contentType: 'application/octet-stream', maxQuietInterval: 0, realtime: false,
+  closeIdle: false, reopen: true, contentType: DEFAULT_CONTENT_TYPE, maxQuietInterval: 0, realtime: false,
   burst: 2000, burstBytes: 65536, grace: 30_000,
 };
 

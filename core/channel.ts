@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { ChannelSettings } from './channel-settings.ts';
+import { DEFAULT_CONTENT_TYPE, type ChannelSettings } from './channel-settings.ts';
 import type { Kernel } from './kernel.ts';
 import { Listener, type ListenerOptions } from './listener.ts';
 import { payloadBytes, Ring, type Payload } from './ring.ts';
@@ -79,6 +79,12 @@ export class Channel {
   ) {
     this.ring = new Ring(settings.sourceBuffer);
     this.source = new SourceRunner(this, spec);
+  }
+
+  /** What listeners are told the stream is: the operator's type, else the filter's or the source's. */
+  get contentType(): string {
+    const set = this.settings.contentType;
+    return set !== DEFAULT_CONTENT_TYPE ? set : (this.source.contentType ?? set);
   }
 
   /** Called by the source runner for each frame, in order. */
@@ -350,8 +356,9 @@ export class Channel {
     const src = this.source;
     return {
       mount: this.mount,
-      contentType: this.settings.contentType,
+      contentType: this.contentType,
       filter: this.settings.filter,
+      format: src.format,
       info: { ...this.info, password: undefined },
       listeners: this.listeners.length,
       listenerPeak: this.listenerPeak,

@@ -53,6 +53,14 @@ export interface Framer {
    */
   flush?(emit: FrameEmit): void;
   /**
+   * True while the filter holds bytes back to learn what they are (`auto`):
+   * the engine then calls `settle` when they have waited SETTLE_MS, so a slow
+   * or tiny stream is never held back for long.
+   */
+  readonly holding?: boolean;
+  /** Decide with the bytes held and emit what they make. */
+  settle?(emit: FrameEmit): void;
+  /**
    * The stream header learned from the data, as it stands when a frame is
    * emitted (the engine reads it at each emit, so set it before emitting the
    * first frame that needs it). A new Buffer whenever it changes, never mutated
@@ -71,6 +79,9 @@ export interface FramerOptions {
   /** The source's own Content-Type, when it declared one (an Icecast source): a hint for `auto`. */
   contentType?: string;
 }
+
+/** How long a filter may hold bytes back to learn their format (`Framer.holding`). */
+export const SETTLE_MS = 300;
 
 /** `-frame-bytes` when the operator leaves it: the raw filter's frame size, as in streamserve. */
 export const DEFAULT_FRAME_BYTES = 64;

@@ -1,5 +1,5 @@
 import type { Channel } from './channel.ts';
-import type { FrameEmit, Framer } from './frame.ts';
+import { SETTLE_MS, type FrameEmit, type Framer, type StreamFormat } from './frame.ts';
 import { Pacer } from './pacer.ts';
 import { hold, release, SlabWriter, slabOf, slabPool } from './slab.ts';
 import type { OpenedSource, SourceSpec } from './source.ts';
@@ -28,12 +28,17 @@ export class SourceRunner {
   private opening = false;
   private stopped = false;
   private framer: Framer | undefined;
+  /** Invalid bytes counted by the filters of earlier source runs. */
+  private invalidBefore = 0;
+  /** The Content-Type the current (or last) source declared. */
+  declaredType: string | undefined;
   private headerParts: Buffer[] = [];
   private headerLeft = 0;
   private backoff = 0;
   private reopenTimer: NodeJS.Timeout | undefined;
   private quietTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
+  private settleTimer: NodeJS.Timeout | undefined;
   private lastDataAt = 0;
   private openedPerf = 0;
   private readonly bytePacer: Pacer<Buffer> | undefined;
@@ -73,7 +78,17 @@ export class SourceRunner {
   }
 
   get invalidBytes(): number {
-    return this.framer?.invalidBytes ?? 0;
+    return this.invalidBefore + (this.framer?.invalidBytes ?? 0);
+  }
+
+  /** What the filter recognised in the stream. */
+  get format(): StreamFormat | undefined {
+    return this.framer?.format;
+  }
+
+  /** The type listeners get when the operator set none: the filter's, else what the source declared. */
+  get contentType(): string | undefined {
+    return this.framer?.contentType ?? this.declaredType;
   }
 
   /** Pulled sources open on demand when the channel closes on idle or asks to be lazy. */
@@ -142,8 +157,13 @@ export class SourceRunner {
     this.lastDataAt = performance.now();
     this.headerLeft = ch.settings.headerBytes;
     this.headerParts = [];
-    this.framer ??= this.createFramer();
-    this.framer.reset();
+    // A filter per source run: the run may declare its own type, and `auto` sniffs each run anew.
+    if (this.framer) {
+      this.framer.reset();
+      this.invalidBefore += this.framer.invalidBytes;
+    }
+    this.framer = this.createFramer(src.contentType);
+    this.declaredType = src.contentType;
     this.releaseTail();
     this.log.info({ source: src.describe, opens: this.opens }, 'source opened');
     ch.kernel.hooks.sourceOpened.call(ch, src);
@@ -179,10 +199,10 @@ export class SourceRunner {
     readable.once('close', () => this.ended(src, 'closed', false));
   }
 
-  private createFramer(): Framer {
+  private createFramer(contentType: string | undefined): Framer {
     const s = this.channel.settings;
     const factory = this.channel.kernel.hooks.frameFilter.get(s.filter);
-    const framer = factory?.call({ frameBytes: s.frameBytes });
+    const framer = factory?.call({ frameBytes: s.frameBytes, contentType });
     if (!framer) throw new Error(`no frame filter named "${s.filter}"`);
     return framer;
   }
@@ -220,9 +240,16 @@ export class SourceRunner {
 
   private frame(chunk: Buffer): void {
     hold(chunk);
-    this.framer!.push(chunk, this.emit);
+    const framer = this.framer!;
+    framer.push(chunk, this.emit);
     this.releaseTail();
     this.tail = chunk;
+    if (framer.holding && !this.settleTimer) {
+      this.settleTimer = setTimeout(() => {
+        this.settleTimer = undefined;
+        if (this.framer === framer) framer.settle?.(this.emit);
+      }, SETTLE_MS);
+    }
   }
 
   private readonly emit: FrameEmit = (frame, ms, sync) => {
@@ -345,6 +372,7 @@ export class SourceRunner {
     this.stopped = true;
     clearTimeout(this.reopenTimer);
     clearTimeout(this.graceTimer);
+    clearTimeout(this.settleTimer);
     this.framePacer?.clear();
     this.closeCurrent();
     this.releaseTail();

@@ -15,6 +15,8 @@ export interface OpenedSource {
   readonly readable: Readable;
   /** For logs: the path, the command line, the broadcaster's address. */
   readonly describe: string;
+  /** The Content-Type the source declared (an Icecast source, a relayed stream): a hint for the `auto` filter. */
+  readonly contentType?: string;
   /** Stops reading and releases the source (ends the child process, closes the file). */
   close(): void;
 }

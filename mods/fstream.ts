@@ -1,7 +1,6 @@
 import { NEED_MORE } from '../core/connection.ts';
 import type { Kernel } from '../core/kernel.ts';
 import { defineModule } from '../core/module.ts';
-import { ChunkFramer } from './fstream/chunk-filter.ts';
 import type { FstreamContext, FstreamSettings } from './fstream/context.ts';
 import { sniff } from './fstream/preamble.ts';
 import { handleConnection } from './fstream/session.ts';
@@ -41,7 +40,6 @@ export default defineModule<FstreamSettings>({
       limits: { maxPayload: settings.maxPayload, maxPreamble: settings.maxPreamble, maxBufsize: settings.maxBufsize },
       counts: { accepted: 0, refused: 0, tokens: 0 },
     };
-    kernel.hooks.frameFilter.for('chunk').tap('fstream', (options) => new ChunkFramer(options));
     const handler = handleConnection.bind(undefined, ctx);
     // Before HTTP: a handshake may begin with an HTTP request line.
     kernel.hooks.connection.tap({ name: 'fstream', stage: -10 }, (conn) => {

@@ -75,6 +75,31 @@ export default defineModule<MetricsSettings>({
       ['counter', 'streamserve_channel_invalid_bytes_total', 'Source bytes the frame filter discarded as not part of a frame', (st) => st.invalidBytes],
     ];
     for (const [kind, name, help, value] of series) perChannel(kernel, register, kind, name, help, value);
+    new Gauge({
+      name: 'streamserve_channel_format_info',
+      help: 'Always 1: the channel\'s frame filter and the format and codec it found in the stream (empty until known)',
+      labelNames: ['mount', 'filter', 'format', 'codec'] as const,
+      registers: [register],
+      collect() {
+        this.reset();
+        for (const channel of kernel.channels.all()) {
+          const f = channel.source.format;
+          this.set({ mount: channel.mount, filter: channel.settings.filter, format: f?.name ?? '', codec: f?.codec ?? '' }, 1);
+        }
+      },
+    });
+    new Counter({
+      name: 'streamserve_filter_invalid_bytes_total',
+      help: 'Source bytes discarded as not part of a frame, by the filter that found them (auto: the one it chose), over the channels that exist now',
+      labelNames: ['filter'] as const,
+      registers: [register],
+      collect() {
+        this.reset();
+        for (const channel of kernel.channels.all()) {
+          this.inc({ filter: channel.source.format?.name ?? channel.settings.filter }, channel.source.invalidBytes);
+        }
+      },
+    });
 
     // Source memory (`core/slab.ts`): reuse should dwarf creation once streams run; misuse is a bug and stays 0.
     // Writer threads (`core/writers.ts`) only write while the engine thread is saturated.

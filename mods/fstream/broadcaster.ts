@@ -20,14 +20,20 @@ export async function broadcast(ctx: FstreamContext, conn: Connection, req: Broa
   const socket = conn.socket;
   if (socket.destroyed) return;
   const kernel = ctx.kernel;
-  if (req.bufsize > 0 && !kernel.hooks.frameFilter.get('raw')) {
+  const has = (name: string) => kernel.hooks.frameFilter.get(name)?.isUsed() === true;
+  if (req.bufsize > 0 && !has('raw')) {
     ctx.log.warn('a broadcaster asked for a bufsize but no loaded module provides the raw frame filter (module filters)');
     return refuse(ctx, conn, 'bufsize is not available on this server', req.wantsReason, fields);
+  }
+  const unsized = has('auto') ? 'auto' : 'chunk';
+  if (req.bufsize === 0 && !has(unsized)) {
+    ctx.log.warn('no loaded module provides the auto or chunk frame filter (module filters)');
+    return refuse(ctx, conn, 'no frame filter for this stream on this server', req.wantsReason, fields);
   }
   let channel = kernel.channels.get(mount);
   if (channel?.source.spec) return refuse(ctx, conn, `${mount} is served by a configured source`, req.wantsReason, fields);
   const existed = channel !== undefined;
-  channel ??= kernel.channels.create(mount, fstreamChannelSettings(ctx.settings, req.bufsize));
+  channel ??= kernel.channels.create(mount, fstreamChannelSettings(ctx.settings, req.bufsize, unsized));
   if (rest.length) socket.unshift(rest);
   const attached = channel.source.attach({
     readable: socket,
@@ -37,7 +43,7 @@ export async function broadcast(ctx: FstreamContext, conn: Connection, req: Broa
   if (!attached) return refuse(ctx, conn, `channel ${mount} is busy: another broadcaster is live`, req.wantsReason, fields);
   channel.info.owner = req.user;
   channel.info.password = req.channelPassword;
-  const wanted = fstreamChannelSettings(ctx.settings, req.bufsize);
+  const wanted = fstreamChannelSettings(ctx.settings, req.bufsize, unsized);
   if (existed && (wanted.filter !== channel.settings.filter || wanted.frameBytes !== channel.settings.frameBytes)) {
     // Listeners are cursors into frames of the channel's size; it keeps that size until it ends.
     ctx.log.info({ mount, bufsize: req.bufsize, keeps: channel.settings.filter === 'raw' ? channel.settings.frameBytes : 0 }, 'returning broadcaster asked for another bufsize; the channel keeps its own');

@@ -52,7 +52,7 @@ export async function serveListener(kernel: Kernel, api: HttpApi, req: HttpReque
   }
   const res = api.hooks.listenerResponse.call({
     channel,
-    headers: { 'Content-Type': channel.settings.contentType, ...NO_CACHE_HEADERS, ...CORS_HEADERS, Connection: 'close' },
+    headers: { 'Content-Type': channel.contentType, ...NO_CACHE_HEADERS, ...CORS_HEADERS, Connection: 'close' },
   }, req);
   if (socket.destroyed) return;
   const head = formatHead(200, res.headers);

@@ -25,11 +25,12 @@ export interface IcecastSettings {
   grace: number;
 }
 
+/** With `auto` the channel's type is what the filter finds (the declared one while they agree): not fixed here. */
 function channelSettings(s: IcecastSettings, filter: string, contentType: string): ChannelSettings {
   return {
     ...channelDefaults,
     filter,
-    contentType,
+    contentType: filter === 'auto' ? channelDefaults.contentType : contentType,
     frameBytes: filter === 'mp3' ? Math.max(s.frameBytes, MAX_MPEG_FRAME) : s.frameBytes,
     sourceBuffer: s.sourceBuffer,
     burst: s.burst,
@@ -60,12 +61,12 @@ function sourceBody(req: HttpRequest): Readable {
  * in its grace period. A source in another format cannot feed that one's
  * listeners, so it replaces the channel instead. Undefined: the mount is taken.
  */
-function channelFor(kernel: Kernel, mount: string, settings: ChannelSettings): Channel | undefined {
+function channelFor(kernel: Kernel, mount: string, settings: ChannelSettings, declared: string): Channel | undefined {
   const existing = kernel.channels.get(mount);
   if (existing) {
     // A live source, or a channel fed from the config or the command line.
     if (existing.source.up || existing.source.spec) return undefined;
-    if (existing.settings.contentType === settings.contentType && existing.settings.filter === settings.filter) return existing;
+    if (existing.source.declaredType === declared && existing.settings.filter === settings.filter) return existing;
     kernel.channels.remove(existing);
   }
   return kernel.channels.create(mount, settings);
@@ -105,7 +106,7 @@ export async function acceptSource(kernel: Kernel, s: IcecastSettings, req: Http
   const filters = frameFilterNames(kernel.hooks.frameFilter as never);
   const filter = filterFor(type, filters);
   if (!filters.includes(filter)) return respondText(socket, 503, `no frame filter for ${type} (is filters in main.mods?)`);
-  const channel = channelFor(kernel, mount, channelSettings(s, filter, contentType));
+  const channel = channelFor(kernel, mount, channelSettings(s, filter, contentType), contentType);
   if (!channel) return respondText(socket, 403, 'Mountpoint in use');
 
   const body = sourceBody(req);
@@ -113,6 +114,7 @@ export async function acceptSource(kernel: Kernel, s: IcecastSettings, req: Http
   const attached = channel.source.attach({
     readable: body,
     describe,
+    contentType,
     close: () => {
       socket.destroy();
       if (body !== socket) body.destroy();
@@ -121,6 +123,6 @@ export async function acceptSource(kernel: Kernel, s: IcecastSettings, req: Http
   if (!attached) return respondText(socket, 403, 'Mountpoint in use');
   channel.info = { ...channel.info, ...sourceInfo(req.headers), owner: verdict.user, title: undefined };
   acceptSourceReply(socket, req.headers.expect?.trim().toLowerCase() === '100-continue');
-  log.info({ mount, user: verdict.user, remote: remoteAddress, method, contentType: channel.settings.contentType, filter }, 'source connected');
+  log.info({ mount, user: verdict.user, remote: remoteAddress, method, contentType, filter }, 'source connected');
   socket.resume();
 }

@@ -8,12 +8,15 @@ export function mediaType(contentType: string): string | undefined {
 }
 
 /**
- * The frame filter for a source's Content-Type: mp3 frames for MPEG audio, so
- * listeners join and skip at frame boundaries; anything else passes through in
- * chunks as received (`chunk`), or in fixed-size pieces (`raw`) when no module
- * registers `chunk`.
+ * The frame filter for a source's Content-Type: `auto`, which takes the type
+ * as its first hint and checks it against the bytes (ffmpeg declares
+ * `audio/mpeg` for anything unless told otherwise), so listeners join and skip
+ * at sync points of whatever the source sends. Without `auto`, mp3 frames for
+ * MPEG audio and anything else in chunks as received (`chunk`), or in
+ * fixed-size pieces (`raw`).
  */
-export function filterFor(type: string, available: readonly string[]): 'mp3' | 'chunk' | 'raw' {
+export function filterFor(type: string, available: readonly string[]): string {
+  if (available.includes('auto')) return 'auto';
   if (MPEG_AUDIO.has(type) && available.includes('mp3')) return 'mp3';
   return available.includes('chunk') ? 'chunk' : 'raw';
 }

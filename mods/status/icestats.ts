@@ -52,6 +52,8 @@ export interface IcecastSource {
   server_url?: string;
   stream_start?: string;
   stream_start_iso8601?: string;
+  /** The codec(s) inside the container, as Icecast reports Ogg's (`Vorbis`, `Opus`). */
+  subtype?: string;
   title: string;
 }
 
@@ -66,6 +68,10 @@ export interface DetailedSource extends IcecastSource {
   invalid_bytes: number;
   frames_skipped: number;
   uptime_seconds: number;
+  /** The frame filter configured, and the format and codec it found in the stream. */
+  filter: string;
+  format?: string;
+  codec?: string;
   listener_list?: ListenerFigures[];
 }
 
@@ -124,6 +130,7 @@ export function icecastSource(ch: ChannelStats, id: ServerIdentity): IcecastSour
   };
   if (info.audioInfo) source.audio_info = info.audioInfo;
   if (info.url) source.server_url = info.url;
+  if (ch.format?.codec) source.subtype = ch.format.codec;
   if (ch.sourceStartedAt) {
     source.stream_start = icecastDate(ch.sourceStartedAt);
     source.stream_start_iso8601 = icecastIsoDate(ch.sourceStartedAt);
@@ -143,7 +150,12 @@ export function detailedSource(ch: ChannelStats, id: ServerIdentity, listeners: 
     invalid_bytes: ch.invalidBytes,
     frames_skipped: ch.framesSkipped,
     uptime_seconds: ch.uptimeSeconds,
+    filter: ch.filter,
   };
+  if (ch.format) {
+    source.format = ch.format.name;
+    if (ch.format.codec) source.codec = ch.format.codec;
+  }
   if (listeners) source.listener_list = listeners;
   return source;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ChunkFramer } from '../../mods/fstream/chunk-filter.ts';
+import { ChunkFramer } from '../../mods/filters/chunk.ts';
 import { encodeHandshake, parsePayload, readHandshake, type HandshakeLimits } from '../../mods/fstream/handshake.ts';
 import { preambleEnd, sniff } from '../../mods/fstream/preamble.ts';
 import { errorLine, scanErrorLine } from '../../mods/fstream/reply.ts';

@@ -17,7 +17,7 @@ const id: ServerIdentity = {
 
 function channel(mount: string, info: Omit<ChannelStats['info'], 'password'> = {}): ChannelStats {
   return {
-    mount, contentType: 'audio/mpeg', filter: 'mp3', info: { ...info, password: undefined }, listeners: 2, listenerPeak: 3, sourceUp: true, source: 'x',
+    mount, contentType: 'audio/mpeg', filter: 'mp3', format: undefined, info: { ...info, password: undefined }, listeners: 2, listenerPeak: 3, sourceUp: true, source: 'x',
     sourceStartedAt: new Date(2024, 0, 2, 3, 4, 6), reconnects: 1, bytesIn: 10, framesIn: 1, invalidBytes: 0,
     bytesOut: 20, framesSkipped: 4, uptimeSeconds: 9,
   };

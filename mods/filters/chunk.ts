@@ -1,9 +1,10 @@
 import type { FrameEmit, Framer, FramerOptions } from '../../core/frame.ts';
 
 /**
- * The `chunk` frame filter, for broadcasters with `bufsize=0`: each chunk as it
- * arrives is a frame (lowest delay), cut to at most `frameBytes` so that one
- * huge read cannot make a frame larger than a listener's backlog allowance.
+ * The `chunk` frame filter, for streams of no known format (fstream
+ * broadcasters with `bufsize=0`, and `auto` when nothing matches): each chunk
+ * as it arrives is a frame (lowest delay), cut to at most `frameBytes` so that
+ * one huge read cannot make a frame larger than a listener's backlog allowance.
  */
 export class ChunkFramer implements Framer {
   readonly invalidBytes = 0;

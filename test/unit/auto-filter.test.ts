@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createHooks } from '../../core/hooks.ts';
+import type { Kernel } from '../../core/kernel.ts';
+import type { Framer } from '../../core/frame.ts';
+import filters from '../../mods/filters.ts';
+import { filterForContentType } from '../../mods/filters/auto.ts';
+import { chop, rng } from '../helpers/random.ts';
+import { root } from '../helpers/server.ts';
+
+const demo = readFileSync(join(root, 'mods', 'demo', 'demo.mp3'));
+
+function auto(contentType?: string): Framer & { filterName?: string } {
+  const hooks = createHooks();
+  filters.apply({ hooks } as unknown as Kernel, {});
+  return hooks.frameFilter.get('auto')!.call({ frameBytes: 64, contentType })! as Framer & { filterName?: string };
+}
+
+function noise(n: number, seed: number): Buffer {
+  const r = rng(seed);
+  return Buffer.from(Array.from({ length: n }, () => Math.floor(r() * 256)));
+}
+
+function feed(f: Framer, chunks: Buffer[]): Buffer[] {
+  const out: Buffer[] = [];
+  for (const c of chunks) f.push(c, (frame) => out.push(Buffer.from(frame)));
+  return out;
+}
+
+test('auto finds mp3 in any chunking and gives the mp3 filter every byte from the first', () => {
+  const hooks = createHooks();
+  filters.apply({ hooks } as unknown as Kernel, {});
+  const direct: Buffer[] = [];
+  hooks.frameFilter.get('mp3')!.call({ frameBytes: 64 })!.push(demo, (f) => direct.push(Buffer.from(f)));
+  for (const max of [100, 5000, 70_000]) {
+    const f = auto();
+    const frames = feed(f, chop(demo, max, max));
+    assert.equal(f.filterName, 'mp3');
+    assert.deepEqual(f.format, { name: 'mp3' });
+    assert.equal(frames.length, direct.length, `chunks up to ${max}`);
+    assert.ok(Buffer.concat(frames).equals(Buffer.concat(direct)));
+  }
+});
+
+test('a stream of no known format passes through in chunks after the sniffing window, nothing lost', () => {
+  const f = auto();
+  const input = noise(100_000, 3);
+  const frames = feed(f, chop(input, 3000, 1));
+  assert.equal(f.filterName, 'chunk');
+  assert.equal(f.format, undefined);
+  assert.ok(Buffer.concat(frames).equals(input.subarray(0, Buffer.concat(frames).length)));
+  f.flush!((frame) => frames.push(Buffer.from(frame)));
+  assert.ok(Buffer.concat(frames).equals(input), 'the end of the stream lets go of what was held');
+});
+
+test('a tiny stream is held only until settle', () => {
+  const f = auto();
+  const frames = feed(f, [Buffer.from('hello')]);
+  assert.equal(frames.length, 0);
+  assert.equal(f.holding, true);
+  f.settle!((frame) => frames.push(Buffer.from(frame)));
+  assert.equal(f.holding, false);
+  assert.deepEqual(frames.map(String), ['hello']);
+  assert.deepEqual(feed(f, [Buffer.from(' world')]).map(String), [' world']);
+});
+
+test('the declared Content-Type is kept while the data agrees, replaced when it does not', () => {
+  const agreeing = auto('audio/mpeg');
+  assert.equal(agreeing.contentType, 'audio/mpeg', 'before any byte, the declared type');
+  feed(agreeing, [demo]);
+  assert.equal(agreeing.filterName, 'mp3');
+  assert.equal(agreeing.contentType, 'audio/mpeg');
+  const unknown = auto('audio/ogg');
+  feed(unknown, [demo]);
+  assert.equal(unknown.filterName, 'mp3', 'the bytes decide');
+  assert.equal(filterForContentType('Audio/MPEG; charset=x'), 'mp3');
+  assert.equal(filterForContentType('text/plain'), undefined);
+});
+
+test('a new source run is sniffed anew; invalid bytes of earlier runs still count', () => {
+  const f = auto();
+  feed(f, [Buffer.concat([noise(500, 9), demo])]);
+  assert.equal(f.filterName, 'mp3');
+  const invalid = f.invalidBytes;
+  assert.ok(invalid >= 500);
+  f.reset();
+  assert.equal(f.filterName, undefined);
+  feed(f, [noise(70_000, 4)]);
+  assert.equal(f.filterName, 'chunk');
+  assert.ok(f.invalidBytes >= invalid);
+});
