@@ -41,7 +41,7 @@ describe('audio channels in headless Chromium', { skip, timeout: 60_000 }, () =>
       const server = await serveLoop(sample, format.muxer, format.filter, BURST);
       const page = await context.newPage();
       try {
-        await mediaRead(server, '/', 2, sample);
+        await mediaRead(server, '/', 2, sample, format);
         const errors: string[] = [];
         page.on('pageerror', (e) => errors.push(e.message));
         await page.goto(`http://127.0.0.1:${server.port}/status.json`, { timeout: 10_000 });

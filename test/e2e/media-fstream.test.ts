@@ -35,7 +35,7 @@ test('ffmpeg | fstream broadcast, watched late with fstream watch, decodes clean
   broadcaster.stderr!.on('data', (d) => { errors += d; });
   try {
     await s.waitLog((l) => l.msg === 'fstream broadcaster accepted' && l.mount === '/fier/cam');
-    await mediaRead(s, '/fier/cam', JOIN_AFTER_SECONDS, sample);
+    await mediaRead(s, '/fier/cam', JOIN_AFTER_SECONDS, sample, FORMATS.h264);
     const watcher = runClient([`127.0.0.1:${s.port}`, 'watch'], { fserv_arg_user: 'fier', fserv_arg_channel: 'cam' }, { ms: 20_000 });
     await s.waitLog((l) => l.msg === 'fstream watcher accepted' && l.mount === '/fier/cam');
     const head = await httpGet(s.port, '/fier/cam', { method: 'HEAD', ms: 3000 });

@@ -26,7 +26,7 @@ describe('an Ogg/Opus Icecast source from ffmpeg, joined late', { skip: noFfmpeg
       try {
         const connected = await s.waitLog((l) => l.msg === 'source connected' && l.mount === mount);
         assert.equal(connected.contentType, declared.length ? 'audio/ogg' : 'audio/mpeg', 'what ffmpeg declared');
-        await mediaRead(s, mount, JOIN_AFTER_SECONDS, sample);
+        await mediaRead(s, mount, JOIN_AFTER_SECONDS, sample, FORMATS.oggOpus);
         const rec = await recordUntilStop(s, mount, RECORD_MS);
         assert.equal(rec.status, 200);
         assert.equal(FORMATS.oggOpus.badStart(rec.body), undefined, 'the stream begins with a beginning-of-stream page');

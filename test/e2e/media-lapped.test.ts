@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from './streamserve-lib.ts';
-import { decode, firstVideoFrame, FORMATS, makeSample, mediaDir, nalUnits, noFfmpeg, run, serveLoop, sourceUpFor } from './media-lib.ts';
+import { decode, firstVideoFrame, FORMATS, makeSample, mediaDir, nalUnits, noFfmpeg, run, serveLoop, sourceStatus, sourceUpFor } from './media-lib.ts';
 
 const tmp = mediaDir();
 let sample: string;
@@ -38,32 +38,30 @@ before(async () => {
 });
 after(() => tmp.cleanup());
 
-async function framesSkipped(port: number): Promise<number> {
-  const res = await fetch(`http://127.0.0.1:${port}/status.json`, { signal: AbortSignal.timeout(3000) });
-  const status = await res.json() as { icestats: { source: { mount: string; frames_skipped: number }[] } };
-  return status.icestats.source.find((s) => s.mount === '/')?.frames_skipped ?? 0;
-}
-
-test('a lapped H.264 listener resumes at a key frame, and its whole recording decodes', { skip: noFfmpeg, timeout: 45_000 }, async () => {
+test('a lapped H.264 listener resumes at a key frame, and its whole recording decodes', { skip: noFfmpeg, timeout: 45_000 }, async (t) => {
   const server = await serveLoop(sample, 'h264', 'h264', [], 32);
   let rec: Buffer;
+  let skipped = 0;
   try {
     await sourceUpFor(server, 1500);
     const listener = new Client(server.port, '/');
     await listener.waitBytes(1_000_000, 5000);
     listener.pause();
     const pausedAt = listener.length;
-    // About 10 MB flow meanwhile; the listener is lapped once it drains what the sockets hold.
-    await sleep(4000);
+    // Paused until more has flowed than the ring (32 pictures, about 3 MB) and the loopback socket
+    // buffers (4 MB here, maybe 10 MB elsewhere) hold: lapped once it drains what the sockets hold.
+    const readAtPause = (await sourceStatus(server.port))!.bytes_in;
+    const pauseEnds = Date.now() + 8000;
+    while ((await sourceStatus(server.port))!.bytes_in - readAtPause < 14e6 && Date.now() < pauseEnds) await sleep(100);
     assert.ok(listener.length - pausedAt < 1 << 20, 'it really stopped reading');
     listener.resume();
     // The server counts the skip when it next writes the listener, once the sockets have drained.
     const until = Date.now() + 8000;
-    let skipped = 0;
-    while (!(skipped = await framesSkipped(server.port)) && Date.now() < until) await sleep(100);
+    while (!(skipped = (await sourceStatus(server.port))?.frames_skipped ?? 0) && Date.now() < until) await sleep(100);
     assert.ok(skipped > 0, 'frames_skipped in /status.json counts the skip');
     // Some of the stream after the skip.
     await sleep(1500);
+    skipped = (await sourceStatus(server.port))!.frames_skipped;
     await server.stop();
     await listener.closed;
     rec = listener.bytes();
@@ -76,6 +74,7 @@ test('a lapped H.264 listener resumes at a key frame, and its whole recording de
   const resumes: number[] = [];
   let previous = -1;
   let slices = 0;
+  let missed = 0;
   for (let i = 0; i < nals.length; i++) {
     const type = typeOf(rec, nals[i]!);
     if (!isSlice(type)) continue;
@@ -84,12 +83,15 @@ test('a lapped H.264 listener resumes at a key frame, and its whole recording de
     if (slices === 0) assert.equal(type, 5, 'the recording starts with an IDR picture');
     else if (picture !== (previous + 1) % pictures.size) {
       assert.equal(type, 5, `after the skip from picture ${previous} to ${picture} comes an IDR picture`);
+      t.diagnostic(`skipped from picture ${previous} to ${picture} at byte ${nals[i]!.at} of ${rec.length}`);
       resumes.push(i);
+      missed += (picture - previous - 1 + pictures.size) % pictures.size;
     }
     previous = picture;
     slices++;
   }
   assert.ok(resumes.length >= 1, 'the recording skips forward');
+  assert.equal(missed, skipped, 'frames_skipped counts the pictures the listener missed (a frame is an access unit)');
   assert.ok(nals.length - resumes.at(-1)! > 25, 'and goes on for a while after the skip');
 
   const file = join(tmp.dir, 'lapped.h264');

@@ -21,7 +21,7 @@ export function has(program: string): boolean {
 /** Why the media tests cannot run here, or false. */
 export const noFfmpeg = has('ffmpeg') && has('ffprobe') ? false : 'needs ffmpeg and ffprobe (apt-get install ffmpeg)';
 
-/** Seconds of media in each sample; the source loops it. */
+/** Seconds of media in a sample (unless its format says); the source loops it. */
 export const SAMPLE_SECONDS = 4;
 
 const VIDEO_IN = ['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25'];
@@ -33,9 +33,11 @@ export interface MediaFormat {
   label: string;
   /** The frame filter that cuts it (`-frame-filter`). */
   filter: string;
-  /** ffmpeg input and codec arguments for the sample (SAMPLE_SECONDS long), and its file name. */
+  /** ffmpeg input and codec arguments for the sample, and its file name. */
   encode: string[];
   sample: string;
+  /** The sample's length when not SAMPLE_SECONDS. */
+  seconds?: number;
   /** ffmpeg's muxer for the source's output (`-f`). */
   muxer: string;
   /** `-f` to read a recording with: raw elementary streams are not probed reliably. */
@@ -174,6 +176,9 @@ export const FORMATS = {
   },
   flac: {
     label: 'flac', filter: 'flac', sample: 'tone.flac', muxer: 'flac', video: false, contentTypes: ['audio/flac'],
+    // Copied FLAC frames keep their frame numbers, which start again at 0 when the source loops (ffmpeg
+    // then rightly complains of timestamps going back): the sample outlasts a test's recording.
+    seconds: 10,
     encode: ['-f', 'lavfi', '-i', 'anoisesrc=sample_rate=44100:amplitude=0.05', '-c:a', 'flac'],
     badStart: (rec) => (rec.subarray(0, 4).toString('latin1') === 'fLaC' ? undefined : `no fLaC marker: ${hex(rec)}`),
     startSeconds: async (_file, rec) => flacStartSeconds(rec),
@@ -201,12 +206,16 @@ export function mediaDir(): { dir: string; cleanup(): void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Encodes the sample of `format` into `dir` (SAMPLE_SECONDS long, unless `extra` sets more); returns its path. */
+/** Encodes the sample of `format` into `dir`, with `extra` output options; returns its path. */
 export async function makeSample(dir: string, format: MediaFormat, extra: string[] = [], name = format.sample): Promise<string> {
   const file = join(dir, name);
-  const r = await run('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-y', ...format.encode, '-t', String(SAMPLE_SECONDS), ...extra, file], 60_000);
+  const r = await run('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-y', ...format.encode, '-t', String(secondsOf(format)), ...extra, file], 60_000);
   if (r.code !== 0 || !statSync(file, { throwIfNoEntry: false })?.size) throw new Error(`ffmpeg could not make the ${format.label} sample: ${r.stderr}`);
   return file;
+}
+
+export function secondsOf(format: MediaFormat): number {
+  return format.seconds ?? SAMPLE_SECONDS;
 }
 
 /** Encodes several samples, two at a time (the machine has two cores). */
@@ -242,8 +251,8 @@ export async function sourceStatus(port: number, mount = '/'): Promise<{ bytes_i
  * by the sample's bytes per second: on a loaded machine ffmpeg may start late,
  * and a listener joining early would get the stream's beginning in its burst.
  */
-export async function mediaRead(server: Server, mount: string, seconds: number, sample: string): Promise<void> {
-  const wanted = (statSync(sample).size / SAMPLE_SECONDS) * seconds;
+export async function mediaRead(server: Server, mount: string, seconds: number, sample: string, format: MediaFormat): Promise<void> {
+  const wanted = (statSync(sample).size / secondsOf(format)) * seconds;
   const until = Date.now() + 20_000;
   for (;;) {
     if (server.proc.exitCode !== null) throw new Error(`streamserve exited with ${server.proc.exitCode}: ${server.stderr().trim()}`);
@@ -350,7 +359,7 @@ export async function assertLate(format: MediaFormat, file: string, rec: Buffer)
 export async function assertLateJoin(dir: string, format: MediaFormat, sample: string, filter: string, extra: string[] = []): Promise<void> {
   const server = await serveLoop(sample, format.muxer, filter, [...BURST, ...extra]);
   try {
-    await mediaRead(server, '/', JOIN_AFTER_SECONDS, sample);
+    await mediaRead(server, '/', JOIN_AFTER_SECONDS, sample, format);
     const rec = await recordUntilStop(server, '/', RECORD_MS);
     assert.equal(rec.status, 200);
     assert.ok(rec.body.length > 0, 'the listener got media');
