@@ -136,7 +136,9 @@ export const FORMATS = {
   },
   mpegts: {
     label: 'mpegts', filter: 'mpegts', sample: 'av.ts', muxer: 'mpegts', video: true, contentTypes: ['video/mp2t'],
-    encode: [...VIDEO_IN, ...TONE_IN, ...X264, '-c:a', 'aac', '-b:a', '96k'],
+    // H.264 and MP2, as DVB has it. With AAC, ffmpeg's -stream_loop itself repeats a timestamp where the
+    // sample starts over (AAC's priming shifts the audio's start), and the decode check would see that.
+    encode: [...VIDEO_IN, ...TONE_IN, ...X264, '-c:a', 'mp2', '-b:a', '128k'],
     // ffmpeg's TS muxer starts the clock at 1.4 s.
     startSeconds: async (file) => ((await firstPts(file)) ?? 0) - 1.4,
     badStart: (rec) => {
