@@ -34,7 +34,7 @@ export const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 
 /** JSON Schema properties of the channel settings, shared by every module that defines channels. */
 export const channelSettingsSchema = {
-  filter: { type: 'string', default: 'raw', description: 'frame filter: raw or mp3' },
+  filter: { type: 'string', default: 'raw', description: 'frame filter: raw, chunk, mp3, adts, flac, ogg, webm, mpegts, h264, hevc or auto' },
   frameBytes: { type: 'integer', minimum: 1, default: 64, description: 'raw frame size, or the largest frame for other filters' },
   headerBytes: { type: 'integer', minimum: 0, default: 0, description: 'header bytes read from each source and sent to every listener first' },
   sourceBuffer: { type: 'integer', minimum: 3, default: 64, description: 'frames kept per source (must be > 2)' },

@@ -1,11 +1,17 @@
 import type { Framer, FramerOptions } from '../core/frame.ts';
 import type { Kernel } from '../core/kernel.ts';
 import { defineModule } from '../core/module.ts';
+import { AdtsFramer, sniffAdts } from './filters/adts.ts';
 import { AutoFramer, type Candidate } from './filters/auto.ts';
 import { ChunkFramer } from './filters/chunk.ts';
+import { FlacFramer, sniffFlac } from './filters/flac.ts';
+import { H264Framer, sniffH264 } from './filters/h264.ts';
+import { HevcFramer, sniffHevc } from './filters/hevc.ts';
 import { Mp3Framer } from './filters/mp3.ts';
 import { sniffMp3 } from './filters/mp3-sniff.ts';
+import { MpegTsFramer, sniffMpegTs } from './filters/mpegts.ts';
 import { RawFramer } from './filters/raw.ts';
+import { sniffWebm, WebmFramer } from './filters/webm.ts';
 
 interface FilterEntry {
   /** What users type: the name, then its aliases. */
@@ -22,13 +28,19 @@ interface FilterEntry {
 const FILTERS: FilterEntry[] = [
   { names: ['raw'], create: (o) => new RawFramer(o) },
   { names: ['chunk'], create: (o) => new ChunkFramer(o) },
+  { names: ['flac'], create: (o) => new FlacFramer(o), sniff: sniffFlac },
+  { names: ['webm', 'mkv', 'matroska'], create: (o) => new WebmFramer(o), sniff: sniffWebm },
+  { names: ['mpegts', 'ts'], create: (o) => new MpegTsFramer(o), sniff: sniffMpegTs },
+  { names: ['hevc', 'h265'], create: (o) => new HevcFramer(o), sniff: sniffHevc },
+  { names: ['h264'], create: (o) => new H264Framer(o), sniff: sniffH264 },
+  { names: ['adts', 'aac'], create: (o) => new AdtsFramer(o), sniff: sniffAdts },
   { names: ['mp3'], create: (o) => new Mp3Framer(o), sniff: sniffMp3 },
 ];
 
 /** The frame filters streamserve has, and `auto`, which picks one by the stream's first bytes. */
 export default defineModule({
   name: 'filters',
-  description: 'frame filters: raw, chunk, mp3, and auto (picks one by the stream\'s first bytes)',
+  description: 'frame filters: raw, chunk, mp3, adts, flac, ogg, webm, mpegts, h264, hevc, and auto (picks one by the stream\'s first bytes)',
   apply(kernel: Kernel) {
     const hooks = kernel.hooks.frameFilter;
     for (const f of FILTERS) for (const name of f.names) hooks.for(name).tap('filters', (options) => f.create(options));

@@ -151,6 +151,17 @@ export abstract class AnnexBFramer implements Framer {
     if (cut < data.length) this.tail = Buffer.from(data.subarray(cut));
   }
 
+  /** The source ended: the access unit under way is complete, though no next one started. */
+  flush(emit: FrameEmit): void {
+    if (!this.inAu || this.junk || !this.auHasVcl) return;
+    if (this.keepAt >= 0) this.keepParameterSet(EMPTY, -1, 0);
+    this.keepAt = -1;
+    // Bytes in `tail` are trailing zeros or a start code the stream never finished: not part of the unit.
+    this.invalidBytes += this.tail.length;
+    this.tail = EMPTY;
+    this.finish(EMPTY, -1, 0, emit);
+  }
+
   reset(): void {
     // A unit cut short by the end of a source is as lost as junk.
     this.invalidBytes += this.held.length + this.tail.length;

@@ -73,6 +73,13 @@ export class PacketSync {
     this.held = chunk.copy(this.hold, 0, pos);
   }
 
+  /** The stream ended: a whole packet at its very end has no successor to confirm it, and is passed on all the same. */
+  flush(sink: PacketSink): void {
+    if (!this.locked || this.held !== PACKET || this.hold[0] !== SYNC) return;
+    this.held = 0;
+    sink(Buffer.from(this.hold.subarray(0, PACKET)), 0, true);
+  }
+
   /** Drops what is held (counted as invalid) and searches afresh. */
   reset(): void {
     // The tail starts at the search position, inside the suspect if there is one: its bytes before that are the rest.

@@ -121,6 +121,24 @@ export class MpegTsFramer implements Framer {
     }
   }
 
+  /** The source ended: the frame in progress is complete, though no next one started. */
+  flush(emit: FrameEmit): void {
+    this.emitFn = emit;
+    try {
+      this.sync.flush(this.sink);
+      this.finish(undefined);
+      this.open = false;
+    } finally {
+      this.emitFn = undefined;
+      this.ownViews();
+    }
+    const failure = this.failure;
+    if (failure) {
+      this.failure = undefined;
+      throw failure.error;
+    }
+  }
+
   reset(): void {
     this.sync.reset();
     this.dropped += this.frameLen;

@@ -374,7 +374,7 @@ export class WebmFramer implements Framer {
     if (this.clusterEnd >= 0 && e > this.clusterEnd) return this.lost(p);
     if (e - p > this.maxFrame) return this.lost(p);
     // What is held goes out on its own rather than grow past the limit.
-    if (this.unitStart < p && e - this.unitStart + this.growth() > this.maxFrame) this.flush(data, base, p, emit);
+    if (this.unitStart < p && e - this.unitStart + this.growth() > this.maxFrame) this.emitHeld(data, base, p, emit);
     if (e > end) return this.wait(e);
     const s = p + h.length;
     this.next = e;
@@ -419,7 +419,7 @@ export class WebmFramer implements Framer {
     let sync = false;
     if (this.opening) {
       if (!lead) {
-        if (ms !== undefined && ms - this.clusterMs! > PREFIX_HOLD_MS) this.flush(data, base, e, emit);
+        if (ms !== undefined && ms - this.clusterMs! > PREFIX_HOLD_MS) this.emitHeld(data, base, e, emit);
         return;
       }
       this.opening = false;
@@ -457,7 +457,7 @@ export class WebmFramer implements Framer {
   }
 
   /** Emits what is held up to `e` as a frame no decoder starts at. */
-  private flush(data: Buffer, base: number, e: number, emit: FrameEmit): void {
+  private emitHeld(data: Buffer, base: number, e: number, emit: FrameEmit): void {
     this.opening = false;
     this.emitUnit(data, base, e, 0, false, emit);
   }
@@ -466,7 +466,7 @@ export class WebmFramer implements Framer {
   private endCluster(data: Buffer, base: number, p: number, emit: FrameEmit): boolean {
     this.mode = OUTER;
     this.next = p;
-    if (this.unitStart < p) this.flush(data, base, p, emit);
+    if (this.unitStart < p) this.emitHeld(data, base, p, emit);
     this.unitStart = -1;
     return true;
   }

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createHooks } from '../../core/hooks.ts';
@@ -10,6 +12,7 @@ import { filterForContentType } from '../../mods/filters/auto.ts';
 import { chop, rng } from '../helpers/random.ts';
 import { root } from '../helpers/server.ts';
 
+const hasFfmpeg = () => spawnSync('sh', ['-c', 'command -v ffmpeg'], { stdio: 'ignore' }).status === 0;
 const demo = readFileSync(join(root, 'mods', 'demo', 'demo.mp3'));
 
 function auto(contentType?: string): Framer & { filterName?: string } {
@@ -90,4 +93,35 @@ test('a new source run is sniffed anew; invalid bytes of earlier runs still coun
   feed(f, [noise(70_000, 4)]);
   assert.equal(f.filterName, 'chunk');
   assert.ok(f.invalidBytes >= invalid);
+});
+
+test('every media filter is found by auto in ffmpeg\'s output, and none is mistaken for another', { skip: hasFfmpeg() ? false : 'ffmpeg is missing (apt-get install ffmpeg)', timeout: 60_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'auto-filter-'));
+  try {
+    const samples: [string, string[]][] = [
+      ['mp3', ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-t', '2', '-c:a', 'libmp3lame', '-f', 'mp3']],
+      ['adts', ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-t', '2', '-c:a', 'aac', '-f', 'adts']],
+      ['flac', ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-t', '2', '-c:a', 'flac', '-f', 'flac']],
+      ['webm', ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '2', '-c:a', 'libopus', '-f', 'webm']],
+      ['mpegts', ['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=25', '-t', '2', '-c:v', 'libx264', '-g', '25', '-f', 'mpegts']],
+      ['h264', ['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=25', '-t', '2', '-c:v', 'libx264', '-g', '25', '-f', 'h264']],
+      ['hevc', ['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=25', '-t', '2', '-c:v', 'libx265', '-x265-params', 'log-level=error', '-f', 'hevc']],
+    ];
+    for (const [want, args] of samples) {
+      const file = join(dir, want);
+      const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args, file]);
+      assert.equal(r.status, 0, r.stderr.toString());
+      const data = readFileSync(file);
+      // A WebM joined mid-cluster has nothing to be told by until its next Cluster (seconds away): from the start only.
+      for (const at of want === 'webm' ? [0] : [0, Math.floor(data.length / 3)]) {
+        const f = auto();
+        const frames = feed(f, chop(data.subarray(at), 8192, 5));
+        f.flush!((frame) => frames.push(frame));
+        assert.equal(f.filterName, want, `${want} from byte ${at}`);
+        assert.ok(frames.length > 10, `${want}: ${frames.length} frames`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
