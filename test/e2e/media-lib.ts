@@ -163,7 +163,7 @@ export const FORMATS = {
     startSeconds: async (_file, rec) => oggStartSeconds(rec),
   },
   webm: {
-    label: 'webm', filter: 'webm', sample: 'av.webm', muxer: 'webm', video: true, contentTypes: ['video/webm', 'audio/webm'],
+    label: 'webm', filter: 'webm', sample: 'av.webm', muxer: 'webm', video: true, contentTypes: ['video/webm'],
     encode: [...VIDEO_IN, ...TONE_IN, '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '400k', '-g', '25', '-c:a', 'libopus', '-b:a', '64k'],
     badStart: webmStart,
     startSeconds: firstPts,
@@ -172,6 +172,7 @@ export const FORMATS = {
     label: 'webm (audio only)', filter: 'webm', sample: 'audio.webm', muxer: 'webm', video: false, contentTypes: ['audio/webm'],
     encode: [...TONE_IN, '-c:a', 'libopus', '-b:a', '64k'],
     badStart: webmStart,
+    startSeconds: firstPts,
   },
   adts: {
     label: 'adts', filter: 'adts', sample: 'tone.aac', muxer: 'adts', video: false, contentTypes: ['audio/aac'],
