@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defaultLayers, mergeLayers, operatorLayer, setPath, validateSettings, type ConfigLayer } from './config.ts';
 import { formatDuration } from './duration.ts';
-import { isDisconnect, UserError } from './errors.ts';
+import { UserError } from './errors.ts';
 import { parseFlags, type FlagDef, type FlagValue } from './flags.ts';
 import { Kernel } from './kernel.ts';
 import { loadModules, type LoadedModule } from './loader.ts';
@@ -20,7 +20,6 @@ const KERNEL_FLAGS: Record<string, FlagSpec> = {
   help: { setting: 'help', type: 'bool', description: 'list every flag of every loaded module', aliases: ['h'] },
 };
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const APPLY_TIMEOUT_MS = 10_000;
 
 interface FlagOwner { mod?: StreamserveModule; name: string; spec: FlagSpec }
 
@@ -155,35 +154,11 @@ export async function main(argv: readonly string[] = process.argv.slice(2), cwd 
   const settings = validateSettings(modules.map((m) => m.module), merged, origins);
 
   const log = await createLogger(level);
-  const kernel = new Kernel({ log, settings, packageRoot });
+  // The engine is handed to the kernel here, so importing the kernel loads no engine (nor its writers).
+  const { ChannelRegistry } = await import('./channels.ts');
+  const kernel = new Kernel({ log, settings, packageRoot, channels: (host) => new ChannelRegistry(host) });
   log.debug({ mods: modsFile, config: operator?.label, modules: names }, 'configured');
-  for (const { module: m, entry } of modules) {
-    try {
-      await kernel.apply(m, APPLY_TIMEOUT_MS);
-    } catch (err) {
-      throw new UserError(`${where(entry)}: module ${m.name} failed in apply: ${(err as Error).message}`);
-    }
-  }
-  process.on('uncaughtException', (err) => {
-    // A bug reached by one connection must not take every listener down with it.
-    if (isDisconnect(err)) return;
-    log.error({ err }, 'uncaught exception');
-  });
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      void kernel.stop(signal);
-      process.once(signal, () => process.exit(130));
-    });
-  }
-  try {
-    await kernel.hooks.start.promise();
-  } catch (err) {
-    await kernel.stop('start failed');
-    throw err instanceof UserError ? err : new UserError((err as Error).message);
-  }
-  log.info({ modules: names }, 'streamserve started');
-  await kernel.stopped;
-  log.info('stopped');
+  await kernel.run(modules.map(({ module, entry }) => ({ module, where: where(entry) })));
   return 0;
 }
 

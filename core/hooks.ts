@@ -12,6 +12,8 @@ export interface ListenerRequest {
   remoteAddress: string;
   protocol: string;
   user?: string;
+  /** Listeners the channel has now, before this one. */
+  listeners: number;
 }
 
 /** The server's figures; each module adds its own under its name. */
@@ -23,8 +25,10 @@ export interface Stats {
 
 /**
  * Every lifecycle hook, in one place (as webpack's `Compiler.hooks`). Modules tap
- * them with their own name; only the kernel and the engine call them. None is
- * called per listener per frame: that path is the engine's own.
+ * them with their own name; only the kernel and the engine call them: modules
+ * ask through `kernel.authenticate`, `kernel.claim`, `kernel.stats`,
+ * `channel.admit` (listeners) and `channels.attachSource` (broadcasters). None
+ * is called per listener per frame: that path is the engine's own.
  */
 export function createHooks() {
   return Object.freeze({

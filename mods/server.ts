@@ -112,7 +112,7 @@ export default defineModule<ServerSettings>({
       const sniff = async (): Promise<void> => {
         busy = true;
         try {
-          const result = await kernel.hooks.connection.promise(conn);
+          const result = await kernel.claim(conn);
           if (typeof result === 'function') {
             clearTimeout(timer);
             socket.off('data', onData);

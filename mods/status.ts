@@ -43,10 +43,7 @@ export default defineModule<StatusSettings>({
     const { version } = JSON.parse(readFileSync(join(kernel.packageRoot, 'package.json'), 'utf8')) as { version: string };
     const serverId = `streamserve ${version}`;
 
-    const snapshot = (): Stats => kernel.hooks.stats.call({
-      startedAt: kernel.startedAt,
-      channels: kernel.channels.all().map((c) => c.stats()),
-    });
+    const snapshot = (): Stats => kernel.stats();
     // A channel with a watch password is private: its name is not published.
     const listed = (stats: Stats) => stats.channels.filter((ch) => !kernel.channels.get(ch.mount)?.info.password);
     const identity = (req: HttpRequest, stats: Stats): ServerIdentity => ({

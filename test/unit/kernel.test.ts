@@ -7,13 +7,14 @@ import type { Connection } from '../../core/connection.ts';
 import { HookError } from '../../core/errors.ts';
 import type { FramerOptions } from '../../core/frame.ts';
 import { Kernel } from '../../core/kernel.ts';
+import { createChannels } from '../../core/channels.ts';
 import type { Logger } from '../../core/log.ts';
 import { defineModule } from '../../core/module.ts';
 
 const silent = (): Logger => pino({ level: 'silent' });
 
 function kernel(opts: { settings?: Record<string, unknown>; stopTimeoutMs?: number; log?: Logger } = {}): Kernel {
-  return new Kernel({ log: opts.log ?? silent(), settings: opts.settings ?? {}, packageRoot: process.cwd(), stopTimeoutMs: opts.stopTimeoutMs });
+  return new Kernel({ channels: createChannels, log: opts.log ?? silent(), settings: opts.settings ?? {}, packageRoot: process.cwd(), stopTimeoutMs: opts.stopTimeoutMs });
 }
 
 /** A logger whose JSON lines land in an array. */
