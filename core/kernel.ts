@@ -5,6 +5,19 @@ import { createHooks, type Hooks } from './hooks.ts';
 import type { Logger } from './log.ts';
 import type { StreamserveModule } from './module.ts';
 
+/**
+ * The APIs modules hand each other, by service name. Empty here: the kernel
+ * knows no module. A module that provides a service adds its entry from its
+ * public `index.ts` by declaration merging,
+ *
+ *     declare module '../../core/kernel.ts' { interface Services { http: HttpApi } }
+ *
+ * so `kernel.service('http')` is typed for every module that imports that
+ * index (as a consumer does for the API's types anyway), and a name can have
+ * only one type: a second module declaring `http` differently fails to compile.
+ */
+export interface Services {}
+
 export interface KernelOptions {
   log: Logger;
   /** Validated settings, one section per loaded module. */
@@ -28,7 +41,7 @@ export class Kernel {
   readonly packageRoot: string;
   readonly channels: ChannelRegistry;
   readonly startedAt = new Date();
-  private readonly services = new Map<string, unknown>();
+  private readonly services = new Map<keyof Services, unknown>();
   private stopping: Promise<void> | undefined;
   private readonly stopTimeoutMs: number;
   /** Resolves when the kernel has stopped; the CLI exits then. */
@@ -51,14 +64,14 @@ export class Kernel {
   }
 
   /** Offers an API to modules listed later (fastify's `decorate`). */
-  provide<T>(name: string, api: T): void {
+  provide<K extends keyof Services>(name: K, api: Services[K]): void {
     if (this.services.has(name)) throw new Error(`service ${name} is already provided`);
     this.services.set(name, api);
   }
 
   /** An API provided by an earlier module, or undefined when that module is not loaded. */
-  service<T>(name: string): T | undefined {
-    return this.services.get(name) as T | undefined;
+  service<K extends keyof Services>(name: K): Services[K] | undefined {
+    return this.services.get(name) as Services[K] | undefined;
   }
 
   /** Runs the stop hooks once, bounded in time; later calls share the first. */

@@ -25,7 +25,8 @@ async function ensureTsLoader(): Promise<void> {
 
 function resolveEntry(entry: ModsEntry): string {
   if (entry.builtin) {
-    for (const candidate of [join(builtinModsDir, entry.builtin + builtinExt), join(builtinModsDir, entry.builtin, 'index' + builtinExt)]) {
+    // A module's folder first: a build leaves the compiled file of a module since moved into its folder behind in dist/.
+    for (const candidate of [join(builtinModsDir, entry.builtin, 'index' + builtinExt), join(builtinModsDir, entry.builtin + builtinExt)]) {
       if (existsSync(candidate)) return candidate;
     }
     throw new UserError(`${where(entry)}: no built-in module named "${entry.builtin}"`);

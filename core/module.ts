@@ -27,6 +27,13 @@ export interface StreamserveModule<S = any> {
   description?: string;
   /** Modules that must be listed earlier in `main.mods`. */
   needs?: readonly string[];
+  /**
+   * Modules this one works with when they are loaded and does without when they
+   * are not (it imports their public `index.ts` or asks for their service, and
+   * copes with `undefined`). Not checked by the loader: it records the link, so
+   * that a test can hold every link between modules to `needs` or `uses`.
+   */
+  uses?: readonly string[];
   /** Schema of the settings section named after the module, with defaults. */
   schema?: SettingsSchema;
   /** Flags by name (without the dash). */

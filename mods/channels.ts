@@ -3,7 +3,7 @@ import { UserError } from '../core/errors.ts';
 import type { Kernel } from '../core/kernel.ts';
 import { defineModule } from '../core/module.ts';
 import type { ChannelInfo } from '../core/channel.ts';
-import { checkFilter, commandOf } from './source.ts';
+import { checkFilter, commandOf } from './source/index.ts';
 
 interface ChannelEntry extends ChannelSettings {
   mount: string;

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { createHooks } from '../../core/hooks.ts';
 import type { Kernel } from '../../core/kernel.ts';
 import type { Framer } from '../../core/frame.ts';
-import filters from '../../mods/filters.ts';
+import filters from '../../mods/filters/index.ts';
 import { filterForContentType } from '../../mods/filters/auto.ts';
 import { chop, rng } from '../helpers/random.ts';
 import { root } from '../helpers/server.ts';

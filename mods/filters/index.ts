@@ -1,17 +1,20 @@
-import type { Framer, FramerOptions } from '../core/frame.ts';
-import type { Kernel } from '../core/kernel.ts';
-import { defineModule } from '../core/module.ts';
-import { AdtsFramer, sniffAdts } from './filters/adts.ts';
-import { AutoFramer, type Candidate } from './filters/auto.ts';
-import { ChunkFramer } from './filters/chunk.ts';
-import { FlacFramer, sniffFlac } from './filters/flac.ts';
-import { H264Framer, sniffH264 } from './filters/h264.ts';
-import { HevcFramer, sniffHevc } from './filters/hevc.ts';
-import { Mp3Framer } from './filters/mp3.ts';
-import { sniffMp3 } from './filters/mp3-sniff.ts';
-import { MpegTsFramer, sniffMpegTs } from './filters/mpegts.ts';
-import { RawFramer } from './filters/raw.ts';
-import { sniffWebm, WebmFramer } from './filters/webm.ts';
+import type { Framer, FramerOptions } from '../../core/frame.ts';
+import type { Kernel } from '../../core/kernel.ts';
+import { defineModule } from '../../core/module.ts';
+import { AdtsFramer, sniffAdts } from './adts.ts';
+import { AutoFramer, type Candidate } from './auto.ts';
+import { ChunkFramer } from './chunk.ts';
+import { FlacFramer, sniffFlac } from './flac.ts';
+import { H264Framer, sniffH264 } from './h264.ts';
+import { HevcFramer, sniffHevc } from './hevc.ts';
+import { Mp3Framer } from './mp3.ts';
+import { sniffMp3 } from './mp3-sniff.ts';
+import { MpegTsFramer, sniffMpegTs } from './mpegts.ts';
+import { RawFramer } from './raw.ts';
+import { sniffWebm, WebmFramer } from './webm.ts';
+
+// The filters module's public contract: what other modules may import (as `../filters/index.ts`).
+export { MAX_MPEG_FRAME } from './mp3.ts';
 
 interface FilterEntry {
   /** What users type: the name, then its aliases. */
