@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defaultLayers, mergeLayers, operatorLayer, setPath, validateSettings, type ConfigLayer } from './config.ts';
 import { formatDuration } from './duration.ts';
-import { isDisconnect, UserError } from './errors.ts';
+import { ERR, isDisconnect, UserError } from './errors.ts';
 import { parseFlags, type FlagDef, type FlagValue } from './flags.ts';
 import { Kernel } from './kernel.ts';
 import { loadModules, type LoadedModule } from './loader.ts';
@@ -47,7 +47,7 @@ function flagTable(modules: readonly LoadedModule[]): Map<string, FlagOwner> {
   const add = (name: string, owner: FlagOwner) => {
     const prior = table.get(name);
     if (prior) {
-      throw new UserError(`flag -${name} is defined by both module ${prior.mod?.name ?? 'kernel'} and module ${owner.mod?.name ?? 'kernel'}`);
+      throw ERR.FLAG_DEFINED_TWICE(name, prior.mod?.name ?? 'kernel', owner.mod?.name ?? 'kernel');
     }
     table.set(name, owner);
   };
@@ -105,7 +105,7 @@ async function loadAndParse(argv: readonly string[], modsArg: string | undefined
   const defs = new Map<string, FlagDef>([...table].map(([n, o]) => [n, { type: o.spec.type }]));
   const parsed = parseFlags(argv, defs);
   if (parsed.rest.length) {
-    throw new UserError(`unexpected argument "${parsed.rest[0]}": a command to run goes after -exec, as the last flag`);
+    throw ERR.ARGUMENT_UNEXPECTED(parsed.rest[0]!);
   }
   const kernelFlags: Record<string, FlagValue> = {};
   const flagLayer: ConfigLayer = { label: 'flags', data: {}, origins: new Map() };
@@ -148,7 +148,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), cwd 
     return 0;
   }
   const level = kernelFlags.debug ? 'debug' : String(kernelFlags.logLevel ?? 'info');
-  if (!LEVELS.includes(level)) throw new UserError(`invalid value "${level}" for flag -log-level: use one of ${LEVELS.join(', ')}`);
+  if (!LEVELS.includes(level)) throw ERR.FLAG_VALUE_INVALID(level, 'log-level', `use one of ${LEVELS.join(', ')}`);
 
   const operator = await operatorLayer(kernelFlags.config as string | undefined, cwd);
   const { merged, origins } = mergeLayers([...shipped, ...(operator ? [operator] : []), flagLayer]);
@@ -161,7 +161,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), cwd 
     try {
       await kernel.apply(m, APPLY_TIMEOUT_MS);
     } catch (err) {
-      throw new UserError(`${where(entry)}: module ${m.name} failed in apply: ${(err as Error).message}`);
+      throw ERR.MODULE_APPLY_FAILED(where(entry), m.name, (err as Error).message);
     }
   }
   process.on('uncaughtException', (err) => {
@@ -179,7 +179,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), cwd 
     await kernel.hooks.start.promise();
   } catch (err) {
     await kernel.stop('start failed');
-    throw err instanceof UserError ? err : new UserError((err as Error).message);
+    throw err instanceof UserError ? err : ERR.START_FAILED((err as Error).message);
   }
   log.info({ modules: names }, 'streamserve started');
   await kernel.stopped;

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Channel } from '../../core/channel.ts';
 import { channelSettingsSchema, pickChannelSettings, type ChannelSettings } from '../../core/channel-settings.ts';
-import { UserError } from '../../core/errors.ts';
+import { ERR } from '../../core/errors.ts';
 import type { Kernel } from '../../core/kernel.ts';
 import { defineModule } from '../../core/module.ts';
 import type { SourceSpec } from '../../core/source.ts';
@@ -28,7 +28,7 @@ export function commandOf(exec: SourceSettings['exec']): string[] {
 export function checkFilter(kernel: Kernel, filter: string, where: string): void {
   const names = kernel.hooks.frameFilter.names();
   if (!names.includes(filter)) {
-    throw new UserError(`unknown frame filter "${filter}" for ${where}; available: ${names.join(', ') || 'none (is the filters module in main.mods?)'}`);
+    throw ERR.FILTER_UNKNOWN(filter, where, names.join(', '));
   }
 }
 
@@ -77,9 +77,9 @@ export default defineModule<SourceSettings>({
     const log = kernel.logger('source');
     const command = commandOf(s.exec);
     if (s.exec === true) {
-      throw new UserError('-exec needs a command after the flags, e.g. streamserve -exec arecord -f cd');
+      throw ERR.EXEC_NEEDS_COMMAND();
     }
-    if (command.length && s.path) throw new UserError('-exec and -path cannot be combined: a channel has one source');
+    if (command.length && s.path) throw ERR.EXEC_WITH_PATH();
 
     kernel.hooks.sourceOpen.tapPromise('source', async (spec, channel) => {
       switch (spec.kind) {
@@ -104,7 +104,7 @@ export default defineModule<SourceSettings>({
         try {
           isDir = statSync(s.path).isDirectory();
         } catch (err) {
-          throw new UserError(`cannot use -path ${s.path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+          throw ERR.PATH_UNUSABLE(s.path, (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message);
         }
         if (isDir) {
           http?.hooks.resolveChannel.tap('source', directoryResolver(kernel, s.path, settings));
