@@ -68,6 +68,14 @@ function valueAt(obj: unknown, path: string): unknown {
   return path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], obj);
 }
 
+/** A setting's `description` in its module's schema (a dotted path walks nested `properties`). */
+function settingDescription(schema: StreamserveModule['schema'], setting: string): string {
+  let node: unknown = schema;
+  for (const key of setting.split('.')) node = (node as { properties?: Record<string, unknown> } | undefined)?.properties?.[key];
+  const text = (node as { description?: unknown } | undefined)?.description;
+  return typeof text === 'string' ? text : '';
+}
+
 function helpText(modules: readonly LoadedModule[], defaults: Record<string, unknown>, modsFile: string): string {
   const lines = [
     'Usage: streamserve [flags] [-exec command [args...]]',
@@ -75,7 +83,7 @@ function helpText(modules: readonly LoadedModule[], defaults: Record<string, unk
     '',
     `Modules from ${modsFile}. Flags take one or two dashes: -name value, -name=value, -bool, -bool=false.`,
   ];
-  const show = (name: string, spec: FlagSpec, def: unknown) => {
+  const show = (name: string, spec: FlagSpec, def: unknown, schema?: StreamserveModule['schema']) => {
     const names = [name, ...(spec.aliases ?? [])].map((n) => `-${n}`).join(', ');
     const arg = spec.type === 'bool' || spec.type === 'rest' ? '' : ` ${spec.type === 'duration' ? 'duration' : spec.type === 'string' ? 'string' : 'int'}`;
     let shown = '';
@@ -83,7 +91,8 @@ function helpText(modules: readonly LoadedModule[], defaults: Record<string, unk
       shown = spec.type === 'duration' && typeof def === 'number' ? formatDuration(def) : JSON.stringify(def);
       shown = ` (default ${shown})`;
     }
-    lines.push(`  ${names}${arg}`, `        ${spec.description}${shown}`);
+    const described = spec.description ?? settingDescription(schema, spec.setting);
+    lines.push(`  ${names}${arg}`, `        ${described}${shown}`);
   };
   lines.push('', 'kernel:');
   for (const [name, spec] of Object.entries(KERNEL_FLAGS)) show(name, spec, undefined);
@@ -92,7 +101,7 @@ function helpText(modules: readonly LoadedModule[], defaults: Record<string, unk
     const flags = Object.entries(m.flags ?? {});
     if (!flags.length) continue;
     lines.push('', `${m.name}${m.description ? ` — ${m.description}` : ''}:`);
-    for (const [name, spec] of flags) show(name, spec, valueAt(defaults[m.name], spec.setting));
+    for (const [name, spec] of flags) show(name, spec, valueAt(defaults[m.name], spec.setting), m.schema);
   }
   return lines.join('\n') + '\n';
 }

@@ -47,7 +47,7 @@ export default defineModule<UsersSettings>({
   },
   flags: {
     'users-dir': { setting: 'dir', type: 'string', description: 'directory of NAME.ini user files' },
-    'token-ttl': { setting: 'tokenTtl', type: 'duration', description: 'how long a one-time token stays valid' },
+    'token-ttl': { setting: 'tokenTtl', type: 'duration' },
   },
   commands: {
     passwd: {
