@@ -2,7 +2,8 @@ import type { Hook, HookMap } from 'tapable';
 import type { AuthDecision, AuthRequest } from './auth.ts';
 import type { ChannelRegistry, EngineHost } from './channels.ts';
 import type { Connection, SniffResult } from './connection.ts';
-import { HookError, isDisconnect, UserError } from './errors.ts';
+import type { Framer, FramerOptions } from './frame.ts';
+import { ERR, HookError, isDisconnect, UserError } from './errors.ts';
 import { createHooks, type Hooks, type Stats } from './hooks.ts';
 import type { Logger } from './log.ts';
 import type { StreamserveModule } from './module.ts';
@@ -16,6 +17,19 @@ export interface ListedModule {
 
 /** How long one module's apply() may take. */
 const APPLY_TIMEOUT_MS = 10_000;
+
+/**
+ * The APIs modules hand each other, by service name. Empty here: the kernel
+ * knows no module. A module that provides a service adds its entry from its
+ * public `index.ts` by declaration merging,
+ *
+ *     declare module '../../core/kernel.ts' { interface Services { http: HttpApi } }
+ *
+ * so `kernel.service('http')` is typed for every module that imports that
+ * index (as a consumer does for the API's types anyway), and a name can have
+ * only one type: a second module declaring `http` differently fails to compile.
+ */
+export interface Services {}
 
 export interface KernelOptions {
   log: Logger;
@@ -42,7 +56,7 @@ export class Kernel {
   readonly packageRoot: string;
   readonly channels: ChannelRegistry;
   readonly startedAt = new Date();
-  private readonly services = new Map<string, unknown>();
+  private readonly services = new Map<keyof Services, unknown>();
   private stopping: Promise<void> | undefined;
   private readonly stopTimeoutMs: number;
   /** Resolves when the kernel has stopped; the CLI exits then. */
@@ -69,6 +83,11 @@ export class Kernel {
     return this.hooks.connection.promise(conn);
   }
 
+  /** A frame filter by name, as the engine makes them (`auto` hands its stream on this way). */
+  framer(name: string, options: FramerOptions): Framer | undefined {
+    return this.hooks.frameFilter.get(name)?.call(options);
+  }
+
   /** The server's figures, each module adding its own. */
   stats(): Stats {
     return this.hooks.stats.call({ startedAt: this.startedAt, channels: this.channels.all().map((c) => c.stats()) });
@@ -80,14 +99,14 @@ export class Kernel {
   }
 
   /** Offers an API to modules listed later (fastify's `decorate`). */
-  provide<T>(name: string, api: T): void {
+  provide<K extends keyof Services>(name: K, api: Services[K]): void {
     if (this.services.has(name)) throw new Error(`service ${name} is already provided`);
     this.services.set(name, api);
   }
 
   /** An API provided by an earlier module, or undefined when that module is not loaded. */
-  service<T>(name: string): T | undefined {
-    return this.services.get(name) as T | undefined;
+  service<K extends keyof Services>(name: K): Services[K] | undefined {
+    return this.services.get(name) as Services[K] | undefined;
   }
 
   /**
@@ -100,7 +119,7 @@ export class Kernel {
       try {
         await this.apply(m, APPLY_TIMEOUT_MS);
       } catch (err) {
-        throw new UserError(`${where}: module ${m.name} failed in apply: ${(err as Error).message}`);
+        throw ERR.MODULE_APPLY_FAILED(where, m.name, (err as Error).message);
       }
     }
     process.on('uncaughtException', (err) => {
@@ -118,7 +137,7 @@ export class Kernel {
       await this.hooks.start.promise();
     } catch (err) {
       await this.stop('start failed');
-      throw err instanceof UserError ? err : new UserError((err as Error).message);
+      throw err instanceof UserError ? err : ERR.START_FAILED((err as Error).message);
     }
     this.log.info({ modules: modules.map((m) => m.module.name) }, 'streamserve started');
     await this.stopped;

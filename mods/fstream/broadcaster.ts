@@ -20,7 +20,7 @@ export async function broadcast(ctx: FstreamContext, conn: Connection, req: Broa
   const socket = conn.socket;
   if (socket.destroyed) return;
   const kernel = ctx.kernel;
-  const has = (name: string) => kernel.hooks.frameFilter.get(name)?.isUsed() === true;
+  const has = (name: string) => kernel.hooks.frameFilter.has(name);
   if (req.bufsize > 0 && !has('raw')) {
     ctx.log.warn('a broadcaster asked for a bufsize but no loaded module provides the raw frame filter (module filters)');
     return refuse(ctx, conn, 'bufsize is not available on this server', req.wantsReason, fields);

@@ -1,11 +1,9 @@
 import type { Readable } from 'node:stream';
 import { channelDefaults, type ChannelSettings } from '../../core/channel-settings.ts';
-import { frameFilterNames } from '../../core/frame.ts';
 import type { Kernel } from '../../core/kernel.ts';
 import type { Logger } from '../../core/log.ts';
-import { MAX_MPEG_FRAME } from '../filters/mp3.ts';
-import type { HttpRequest } from '../http/api.ts';
-import { respondText } from '../http/response.ts';
+import { MAX_MPEG_FRAME } from '../filters/index.ts';
+import { respondText, type HttpRequest } from '../http/index.ts';
 import { authorizeSource } from './authorize.ts';
 import { ChunkedBodyStream } from './chunked-body.ts';
 import { sourceInfo } from './ice-headers.ts';
@@ -86,7 +84,7 @@ export async function acceptSource(kernel: Kernel, s: IcecastSettings, req: Http
   const contentType = declared || 'audio/mpeg';
   const type = mediaType(contentType);
   if (!type) return respondText(socket, 403, `Content-type not supported: ${JSON.stringify(contentType.slice(0, 80))}`);
-  const filters = frameFilterNames(kernel.hooks.frameFilter as never);
+  const filters = kernel.hooks.frameFilter.names();
   const filter = filterFor(type, filters);
   if (!filters.includes(filter)) return respondText(socket, 503, `no frame filter for ${type} (is filters in main.mods?)`);
   const body = sourceBody(req);

@@ -6,7 +6,7 @@ import { channelDefaults } from '../../core/channel-settings.ts';
 import { Kernel } from '../../core/kernel.ts';
 import { createChannels } from '../../core/channels.ts';
 import { createHttpHooks, type HttpApi, type HttpRequest } from '../../mods/http/api.ts';
-import status from '../../mods/status.ts';
+import status from '../../mods/status/index.ts';
 import { root } from '../helpers/server.ts';
 import { detailedStatus, icecastDate, icecastIsoDate, icecastSource, icecastStatus, type ChannelStats, type ServerIdentity } from '../../mods/status/icestats.ts';
 import { scriptJson } from '../../mods/status/page.ts';
