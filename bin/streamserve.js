@@ -15,6 +15,7 @@ try {
   process.exit((await runCommand(argv)) ?? (await main(argv)));
 } catch (err) {
   if (!(err instanceof UserError)) throw err;
-  process.stderr.write(`streamserve: ${err.message}\n`);
+  // The code first: it is stable, the message names the input (and may run over several lines).
+  process.stderr.write(`streamserve: [${err.code}] ${err.message}\n`);
   process.exit(2);
 }

@@ -1,7 +1,9 @@
 import type { Socket } from 'node:net';
+import type { AuthRequest } from './auth.ts';
 import { DEFAULT_CONTENT_TYPE, type ChannelSettings } from './channel-settings.ts';
-import type { Kernel } from './kernel.ts';
+import type { EngineContext } from './channels.ts';
 import { Listener, type ListenerOptions } from './listener.ts';
+import { sameSecret } from './secret.ts';
 import { payloadBytes, Ring, type Payload } from './ring.ts';
 import type { SourceSpec } from './source.ts';
 import { SourceRunner } from './source-runner.ts';
@@ -22,6 +24,25 @@ export interface ChannelInfo {
   owner?: string;
   /** Watching needs this password when set. */
   password?: string;
+}
+
+/** Who asks to listen, as the protocol tells it (the authenticate hook's request without action and mount). */
+export type AdmitRequest = Omit<AuthRequest, 'action' | 'mount'>;
+
+/** A listener refused: the status an HTTP-like protocol answers and why. */
+export interface Refusal {
+  status: 401 | 403 | 404 | 503;
+  reason: string;
+}
+
+/**
+ * A listener let in. `join` makes it one; call it in the same turn (after
+ * writing the protocol's head, or not at all for a HEAD request).
+ */
+export interface Admission {
+  /** The identity the authenticate hook gave, else the one asked with. */
+  user: string | undefined;
+  join(socket: Socket, opts: ListenerOptions): Listener;
 }
 
 /** A listener whose unsent backlog exceeds this is not written to until it drains. */
@@ -72,7 +93,7 @@ export class Channel {
   private burstMemo: { head: number; start: number; payload: Payload } | undefined;
 
   constructor(
-    readonly kernel: Kernel,
+    readonly engine: EngineContext,
     readonly mount: string,
     readonly settings: ChannelSettings,
     spec: SourceSpec | undefined,
@@ -262,8 +283,34 @@ export class Channel {
   }
 
   /**
+   * The one way in for a listener, whatever its protocol: the authenticate
+   * hook (or, when no module decides, the channel password a broadcaster set),
+   * then `listenerJoin` with the live figures, then whether there is a stream
+   * to give. A protocol turns a refusal into its own answer.
+   */
+  async admit(req: AdmitRequest): Promise<Admission | Refusal> {
+    if (this.closed) return { status: 404, reason: `channel ${this.mount} has ended` };
+    const hooks = this.engine.hooks;
+    const decision = await hooks.authenticate.promise({ ...req, action: 'watch', mount: this.mount });
+    if (decision && !decision.allow) return { status: decision.forbidden ? 403 : 401, reason: decision.reason };
+    const password = this.info.password;
+    if (!decision && password && !sameSecret(req.channelPassword ?? '', password)) return { status: 401, reason: 'wrong channel password' };
+    const user = (decision?.allow ? decision.user : undefined) ?? req.user;
+    const refusal = await hooks.listenerJoin.promise({
+      channel: this, remoteAddress: req.remoteAddress, protocol: req.protocol, user, listeners: this.listeners.length,
+    });
+    if (refusal) return { status: 503, reason: refusal };
+    if (this.closed) return { status: 404, reason: `channel ${this.mount} has ended` };
+    if (!this.source.up && this.ring.head === 0 && this.source.lastError) {
+      return { status: 503, reason: `source of ${this.mount} cannot be opened: ${this.source.lastError}` };
+    }
+    return { user, join: (socket, opts) => this.join(socket, { user, ...opts }) };
+  }
+
+  /**
    * Adds a listener whose response head has been written: it gets the header,
    * then a burst of recent frames from a frame boundary, then the live stream.
+   * Only `admit` lets listeners in; the engine's own tests call it directly.
    */
   join(socket: Socket, opts: ListenerOptions): Listener {
     const l = new Listener(this, socket, { maxBytes: this.settings.clientMaxBytes, ...opts });
@@ -307,7 +354,7 @@ export class Channel {
       this.leave(l);
     });
     socket.on('drain', () => this.drained(l));
-    this.kernel.hooks.listenerJoined.call(l);
+    this.engine.hooks.listenerJoined.call(l);
     this.source.listenersChanged(this.listeners.length);
     if (l.cursor < ring.head && !this.flushScheduled) this.scheduleFlush();
     return l;
@@ -330,7 +377,7 @@ export class Channel {
       last.slot = l.slot;
     }
     if (!l.socket.destroyed && !l.socket.writableEnded) l.socket.destroy();
-    this.kernel.hooks.listenerLeave.call(l);
+    this.engine.hooks.listenerLeave.call(l);
     this.source.listenersChanged(this.listeners.length);
   }
 

@@ -1,13 +1,41 @@
 import { Channel } from './channel.ts';
 import type { ChannelSettings } from './channel-settings.ts';
-import type { Kernel } from './kernel.ts';
-import type { SourceSpec } from './source.ts';
+import type { Hooks } from './hooks.ts';
+import type { Logger } from './log.ts';
+import type { OpenedSource, SourceSpec } from './source.ts';
+
+/** What the engine needs of the kernel: the hooks it calls and the log. */
+export interface EngineHost {
+  readonly hooks: Hooks;
+  readonly log: Logger;
+}
+
+/** What channels and their sources reach: the host's hooks and log, and the way out of the registry. */
+export interface EngineContext extends EngineHost {
+  /** Removes a channel whose stream is over for good. */
+  remove(channel: Channel): void;
+}
+
+/** Why a pushed source was not attached. */
+export type AttachRefusal = 'configured' | 'busy';
+
+export interface AttachOptions {
+  /**
+   * Whether a channel left in its grace period by an earlier source can take
+   * this one (its listeners are cursors into frames of its format); when not,
+   * the old channel is closed and a new one made. Default: it can.
+   */
+  compatible?(existing: Channel): boolean;
+}
 
 /** The channels by mount. Creating and removing one fires `channelCreated` / `channelClosed`. */
 export class ChannelRegistry {
   private readonly byMount = new Map<string, Channel>();
+  private readonly context: EngineContext;
 
-  constructor(private readonly kernel: Kernel) {}
+  constructor(private readonly host: EngineHost) {
+    this.context = { hooks: host.hooks, log: host.log, remove: (channel) => this.remove(channel) };
+  }
 
   /**
    * Adds a channel. With a source spec it pulls from that source (opened now, or
@@ -16,9 +44,9 @@ export class ChannelRegistry {
    */
   create(mount: string, settings: ChannelSettings, spec?: SourceSpec): Channel {
     if (this.byMount.has(mount)) throw new Error(`mount ${mount} is already taken`);
-    const channel = new Channel(this.kernel, mount, settings, spec);
+    const channel = new Channel(this.context, mount, settings, spec);
     this.byMount.set(mount, channel);
-    this.kernel.hooks.channelCreated.call(channel);
+    this.host.hooks.channelCreated.call(channel);
     channel.source.start();
     return channel;
   }
@@ -39,10 +67,36 @@ export class ChannelRegistry {
     if (this.byMount.get(channel.mount) !== channel) return;
     this.byMount.delete(channel.mount);
     channel.close();
-    this.kernel.hooks.channelClosed.call(channel);
+    this.host.hooks.channelClosed.call(channel);
+  }
+
+  /**
+   * The one way a pushed source (a broadcaster) gets in: onto the channel at
+   * `mount`, made now with `settings`, or the one an earlier source left in its
+   * grace period (its listeners resume). Refused while the mount is fed from the
+   * configuration or the command line, or by another live source.
+   */
+  attachSource(mount: string, settings: ChannelSettings, source: OpenedSource, opts: AttachOptions = {}):
+    { channel: Channel; resumed: boolean } | { refused: AttachRefusal } {
+    let channel = this.byMount.get(mount);
+    if (channel?.source.spec) return { refused: 'configured' };
+    if (channel?.source.up) return { refused: 'busy' };
+    if (channel && opts.compatible && !opts.compatible(channel)) {
+      this.remove(channel);
+      channel = undefined;
+    }
+    const resumed = channel !== undefined;
+    channel ??= this.create(mount, settings);
+    if (!channel.source.attach(source)) return { refused: 'busy' };
+    return { channel, resumed };
   }
 
   closeAll(): void {
     for (const channel of this.all()) this.remove(channel);
   }
+}
+
+/** The engine as the kernel is handed it (`KernelOptions.channels`). */
+export function createChannels(host: EngineHost): ChannelRegistry {
+  return new ChannelRegistry(host);
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defaultLayers, mergeLayers, operatorLayer, setPath, validateSettings, type ConfigLayer } from './config.ts';
 import { formatDuration } from './duration.ts';
-import { isDisconnect, UserError } from './errors.ts';
+import { ERR } from './errors.ts';
 import { parseFlags, type FlagDef, type FlagValue } from './flags.ts';
 import { Kernel } from './kernel.ts';
 import { loadModules, type LoadedModule } from './loader.ts';
@@ -20,7 +20,6 @@ const KERNEL_FLAGS: Record<string, FlagSpec> = {
   help: { setting: 'help', type: 'bool', description: 'list every flag of every loaded module', aliases: ['h'] },
 };
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const APPLY_TIMEOUT_MS = 10_000;
 
 interface FlagOwner { mod?: StreamserveModule; name: string; spec: FlagSpec }
 
@@ -47,7 +46,7 @@ function flagTable(modules: readonly LoadedModule[]): Map<string, FlagOwner> {
   const add = (name: string, owner: FlagOwner) => {
     const prior = table.get(name);
     if (prior) {
-      throw new UserError(`flag -${name} is defined by both module ${prior.mod?.name ?? 'kernel'} and module ${owner.mod?.name ?? 'kernel'}`);
+      throw ERR.FLAG_DEFINED_TWICE(name, prior.mod?.name ?? 'kernel', owner.mod?.name ?? 'kernel');
     }
     table.set(name, owner);
   };
@@ -68,6 +67,14 @@ function valueAt(obj: unknown, path: string): unknown {
   return path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], obj);
 }
 
+/** A setting's `description` in its module's schema (a dotted path walks nested `properties`). */
+function settingDescription(schema: StreamserveModule['schema'], setting: string): string {
+  let node: unknown = schema;
+  for (const key of setting.split('.')) node = (node as { properties?: Record<string, unknown> } | undefined)?.properties?.[key];
+  const text = (node as { description?: unknown } | undefined)?.description;
+  return typeof text === 'string' ? text : '';
+}
+
 function helpText(modules: readonly LoadedModule[], defaults: Record<string, unknown>, modsFile: string): string {
   const lines = [
     'Usage: streamserve [flags] [-exec command [args...]]',
@@ -75,7 +82,7 @@ function helpText(modules: readonly LoadedModule[], defaults: Record<string, unk
     '',
     `Modules from ${modsFile}. Flags take one or two dashes: -name value, -name=value, -bool, -bool=false.`,
   ];
-  const show = (name: string, spec: FlagSpec, def: unknown) => {
+  const show = (name: string, spec: FlagSpec, def: unknown, schema?: StreamserveModule['schema']) => {
     const names = [name, ...(spec.aliases ?? [])].map((n) => `-${n}`).join(', ');
     const arg = spec.type === 'bool' || spec.type === 'rest' ? '' : ` ${spec.type === 'duration' ? 'duration' : spec.type === 'string' ? 'string' : 'int'}`;
     let shown = '';
@@ -83,7 +90,8 @@ function helpText(modules: readonly LoadedModule[], defaults: Record<string, unk
       shown = spec.type === 'duration' && typeof def === 'number' ? formatDuration(def) : JSON.stringify(def);
       shown = ` (default ${shown})`;
     }
-    lines.push(`  ${names}${arg}`, `        ${spec.description}${shown}`);
+    const described = spec.description ?? settingDescription(schema, spec.setting);
+    lines.push(`  ${names}${arg}`, `        ${described}${shown}`);
   };
   lines.push('', 'kernel:');
   for (const [name, spec] of Object.entries(KERNEL_FLAGS)) show(name, spec, undefined);
@@ -92,7 +100,7 @@ function helpText(modules: readonly LoadedModule[], defaults: Record<string, unk
     const flags = Object.entries(m.flags ?? {});
     if (!flags.length) continue;
     lines.push('', `${m.name}${m.description ? ` — ${m.description}` : ''}:`);
-    for (const [name, spec] of flags) show(name, spec, valueAt(defaults[m.name], spec.setting));
+    for (const [name, spec] of flags) show(name, spec, valueAt(defaults[m.name], spec.setting), m.schema);
   }
   return lines.join('\n') + '\n';
 }
@@ -105,7 +113,7 @@ async function loadAndParse(argv: readonly string[], modsArg: string | undefined
   const defs = new Map<string, FlagDef>([...table].map(([n, o]) => [n, { type: o.spec.type }]));
   const parsed = parseFlags(argv, defs);
   if (parsed.rest.length) {
-    throw new UserError(`unexpected argument "${parsed.rest[0]}": a command to run goes after -exec, as the last flag`);
+    throw ERR.ARGUMENT_UNEXPECTED(parsed.rest[0]!);
   }
   const kernelFlags: Record<string, FlagValue> = {};
   const flagLayer: ConfigLayer = { label: 'flags', data: {}, origins: new Map() };
@@ -148,42 +156,18 @@ export async function main(argv: readonly string[] = process.argv.slice(2), cwd 
     return 0;
   }
   const level = kernelFlags.debug ? 'debug' : String(kernelFlags.logLevel ?? 'info');
-  if (!LEVELS.includes(level)) throw new UserError(`invalid value "${level}" for flag -log-level: use one of ${LEVELS.join(', ')}`);
+  if (!LEVELS.includes(level)) throw ERR.FLAG_VALUE_INVALID(level, 'log-level', `use one of ${LEVELS.join(', ')}`);
 
   const operator = await operatorLayer(kernelFlags.config as string | undefined, cwd);
   const { merged, origins } = mergeLayers([...shipped, ...(operator ? [operator] : []), flagLayer]);
   const settings = validateSettings(modules.map((m) => m.module), merged, origins);
 
   const log = await createLogger(level);
-  const kernel = new Kernel({ log, settings, packageRoot });
+  // The engine is handed to the kernel here, so importing the kernel loads no engine (nor its writers).
+  const { ChannelRegistry } = await import('./channels.ts');
+  const kernel = new Kernel({ log, settings, packageRoot, channels: (host) => new ChannelRegistry(host) });
   log.debug({ mods: modsFile, config: operator?.label, modules: names }, 'configured');
-  for (const { module: m, entry } of modules) {
-    try {
-      await kernel.apply(m, APPLY_TIMEOUT_MS);
-    } catch (err) {
-      throw new UserError(`${where(entry)}: module ${m.name} failed in apply: ${(err as Error).message}`);
-    }
-  }
-  process.on('uncaughtException', (err) => {
-    // A bug reached by one connection must not take every listener down with it.
-    if (isDisconnect(err)) return;
-    log.error({ err }, 'uncaught exception');
-  });
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      void kernel.stop(signal);
-      process.once(signal, () => process.exit(130));
-    });
-  }
-  try {
-    await kernel.hooks.start.promise();
-  } catch (err) {
-    await kernel.stop('start failed');
-    throw err instanceof UserError ? err : new UserError((err as Error).message);
-  }
-  log.info({ modules: names }, 'streamserve started');
-  await kernel.stopped;
-  log.info('stopped');
+  await kernel.run(modules.map(({ module, entry }) => ({ module, where: where(entry) })));
   return 0;
 }
 

@@ -4,7 +4,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { cosmiconfig } from 'cosmiconfig';
 import yaml from 'js-yaml';
 import { parseDuration } from './duration.ts';
-import { UserError } from './errors.ts';
+import { ERR } from './errors.ts';
 import type { StreamserveModule } from './module.ts';
 
 /** One source of settings, named for error messages (`config/source.yaml`, `flag -address`). */
@@ -28,7 +28,7 @@ export function defaultLayers(configDir: string, names: readonly string[]): Conf
     try {
       data = yaml.load(readFileSync(file, 'utf8'));
     } catch (err) {
-      throw new UserError(`${file}: ${(err as Error).message.split('\n')[0]}`);
+      throw ERR.CONFIG_DEFAULTS_INVALID(file, (err as Error).message.split('\n')[0]!);
     }
     if (data === undefined || data === null) continue;
     layers.push({ label: file, data: { [name]: data } });
@@ -56,12 +56,11 @@ export async function operatorLayer(explicit: string | undefined, cwd: string): 
     result = explicit ? await explorer.load(resolve(cwd, explicit)) : await explorer.search(cwd);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const what = explicit ? `config file ${resolve(cwd, explicit)}` : 'config file';
-    throw new UserError(`${what}: ${e.code === 'ENOENT' ? 'no such file' : e.message.split('\n')[0]}`);
+    throw ERR.CONFIG_FILE_UNREADABLE(explicit ? resolve(cwd, explicit) : '', e.code === 'ENOENT' ? 'no such file' : e.message.split('\n')[0]!);
   }
   if (!result || result.isEmpty) return undefined;
   if (!isObj(result.config)) {
-    throw new UserError(`${result.filepath}: must hold an object of sections named after modules, got ${JSON.stringify(result.config)}`);
+    throw ERR.CONFIG_NOT_OBJECT(result.filepath, JSON.stringify(result.config));
   }
   return { label: result.filepath, data: result.config };
 }
@@ -148,8 +147,7 @@ export function validateSettings(modules: readonly StreamserveModule[], merged: 
   }
   const unique = [...new Set(problems)];
   // One problem, one line (the CLI prints it as is); several get a line each.
-  if (unique.length === 1) throw new UserError(`invalid ${unique[0]}`);
-  if (unique.length) throw new UserError(`invalid settings:\n  ${unique.join('\n  ')}`);
+  if (unique.length) throw ERR.SETTINGS_INVALID(unique.join('\n'));
   return settings;
 }
 

@@ -1,5 +1,5 @@
 import { parseDuration } from './duration.ts';
-import { UserError } from './errors.ts';
+import { ERR } from './errors.ts';
 
 /**
  * Go's `flag` package semantics, which streamserve's documented command lines rely
@@ -39,18 +39,18 @@ export function parseFlags(argv: readonly string[], defs: ReadonlyMap<string, Fl
     const name = eq === -1 ? body : body.slice(0, eq);
     const inline = eq === -1 ? undefined : body.slice(eq + 1);
     const def = defs.get(name);
-    if (!name || !def) throw new UserError(unknownFlag(name, [...defs.keys()]));
+    if (!name || !def) throw ERR.FLAG_UNKNOWN(name, nearest(name, [...defs.keys()]) ?? '');
     if (def.type === 'bool' || def.type === 'rest') {
       if (inline === undefined) values.set(name, true);
       else if (TRUE.has(inline)) values.set(name, true);
       else if (FALSE.has(inline)) values.set(name, false);
-      else throw new UserError(`invalid boolean value "${inline}" for flag -${name}: use -${name}, -${name}=true or -${name}=false`);
+      else throw ERR.FLAG_BOOL_INVALID(inline, name);
       if (def.type === 'rest') restFlag = values.get(name) ? name : undefined;
       continue;
     }
     let text = inline;
     if (text === undefined) {
-      if (i + 1 >= argv.length) throw new UserError(`flag needs an argument: -${name}`);
+      if (i + 1 >= argv.length) throw ERR.FLAG_NEEDS_VALUE(name);
       text = argv[++i]!;
     }
     values.set(name, convert(name, def.type, text));
@@ -66,7 +66,7 @@ function convert(name: string, type: FlagType, text: string): FlagValue {
     case 'int': {
       const t = text.replace(/_/g, '');
       if (!/^[-+]?(0x[0-9a-f]+|0o[0-7]+|0b[01]+|\d+)$/i.test(t)) {
-        throw new UserError(`invalid value "${text}" for flag -${name}: expected a whole number`);
+        throw ERR.FLAG_VALUE_INVALID(text, name, 'expected a whole number');
       }
       const neg = t.startsWith('-');
       const n = Number(t.replace(/^[-+]/, ''));
@@ -74,23 +74,18 @@ function convert(name: string, type: FlagType, text: string): FlagValue {
     }
     case 'number': {
       const n = Number(text);
-      if (text.trim() === '' || !Number.isFinite(n)) throw new UserError(`invalid value "${text}" for flag -${name}: expected a number`);
+      if (text.trim() === '' || !Number.isFinite(n)) throw ERR.FLAG_VALUE_INVALID(text, name, 'expected a number');
       return n;
     }
     case 'duration': {
       if (parseDuration(text) === undefined) {
-        throw new UserError(`invalid value "${text}" for flag -${name}: expected a duration such as 500ms, 10s or 1m30s`);
+        throw ERR.FLAG_VALUE_INVALID(text, name, 'expected a duration such as 500ms, 10s or 1m30s');
       }
       return text;
     }
     default:
       return text;
   }
-}
-
-function unknownFlag(name: string, known: string[]): string {
-  const best = nearest(name, known);
-  return `flag provided but not defined: -${name}${best ? ` (did you mean -${best}?)` : ''}; see -help`;
 }
 
 /** The known name closest to `name`, if it is close enough to be a plausible typo. */

@@ -94,9 +94,3 @@ export const DEFAULT_FRAME_BYTES = 64;
 export function frameLimit(options: FramerOptions, filterDefault: number): number {
   return options.frameBytes === DEFAULT_FRAME_BYTES ? filterDefault : options.frameBytes;
 }
-
-/** Names of the registered frame filters (for error messages listing what is available). */
-export function frameFilterNames(map: { _map?: Map<string, { isUsed(): boolean }> }): string[] {
-  // tapable's HookMap keeps its hooks in `_map`; it has no public way to list keys.
-  return [...(map._map ?? new Map()).entries()].filter(([, hook]) => hook.isUsed()).map(([name]) => name).sort();
-}

@@ -12,6 +12,8 @@ export interface ListenerRequest {
   remoteAddress: string;
   protocol: string;
   user?: string;
+  /** Listeners the channel has now, before this one. */
+  listeners: number;
 }
 
 /** The server's figures; each module adds its own under its name. */
@@ -21,10 +23,44 @@ export interface Stats {
   [section: string]: unknown;
 }
 
+type FrameFilterHook = SyncBailHook<[options: FramerOptions], Framer | undefined>;
+
+/**
+ * The `frameFilter` HookMap, which also keeps the names modules have tapped:
+ * the filters a channel may name. tapable's HookMap cannot list its keys, and
+ * `for(name)` makes a hook even for a name nobody provides, so a name counts
+ * once a tap is registered on it (at registration, never per call).
+ */
+export class FrameFilterMap extends HookMap<FrameFilterHook> {
+  private readonly tapped = new Set<string>();
+
+  constructor() {
+    super((_name: string) => new SyncBailHook<[options: FramerOptions], Framer | undefined>(['options']));
+    this.intercept({
+      factory: (name: string, hook: FrameFilterHook) => {
+        hook.intercept({ register: (tap) => { this.tapped.add(name); return tap; } });
+        return hook;
+      },
+    });
+  }
+
+  /** The names of the registered frame filters, sorted (for messages listing what is available). */
+  names(): string[] {
+    return [...this.tapped].sort();
+  }
+
+  /** Whether some module provides the filter. */
+  has(name: string): boolean {
+    return this.tapped.has(name);
+  }
+}
+
 /**
  * Every lifecycle hook, in one place (as webpack's `Compiler.hooks`). Modules tap
- * them with their own name; only the kernel and the engine call them. None is
- * called per listener per frame: that path is the engine's own.
+ * them with their own name; only the kernel and the engine call them: modules
+ * ask through `kernel.authenticate`, `kernel.claim`, `kernel.stats`,
+ * `channel.admit` (listeners) and `channels.attachSource` (broadcasters). None
+ * is called per listener per frame: that path is the engine's own.
  */
 export function createHooks() {
   return Object.freeze({
@@ -52,7 +88,7 @@ export function createHooks() {
     sourceFailed: new SyncHook<[channel: Channel, error: Error]>(['channel', 'error']),
 
     /** Frame filters by name (`raw`, `mp3`, …): a factory turning bytes into frames. */
-    frameFilter: new HookMap((_name: string) => new SyncBailHook<[options: FramerOptions], Framer | undefined>(['options'])),
+    frameFilter: new FrameFilterMap(),
 
     /** A listener asks to join: return a reason to refuse it (limits). */
     listenerJoin: new AsyncSeriesBailHook<[request: ListenerRequest], string | undefined>(['request']),

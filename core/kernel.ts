@@ -1,9 +1,35 @@
 import type { Hook, HookMap } from 'tapable';
-import { ChannelRegistry } from './channels.ts';
-import { HookError } from './errors.ts';
-import { createHooks, type Hooks } from './hooks.ts';
+import type { AuthDecision, AuthRequest } from './auth.ts';
+import type { ChannelRegistry, EngineHost } from './channels.ts';
+import type { Connection, SniffResult } from './connection.ts';
+import type { Framer, FramerOptions } from './frame.ts';
+import { ERR, HookError, isDisconnect, UserError } from './errors.ts';
+import { createHooks, type Hooks, type Stats } from './hooks.ts';
 import type { Logger } from './log.ts';
 import type { StreamserveModule } from './module.ts';
+
+/** A module to apply, and where it was listed (for messages). */
+export interface ListedModule {
+  module: StreamserveModule;
+  /** `main.mods:3` */
+  where: string;
+}
+
+/** How long one module's apply() may take. */
+const APPLY_TIMEOUT_MS = 10_000;
+
+/**
+ * The APIs modules hand each other, by service name. Empty here: the kernel
+ * knows no module. A module that provides a service adds its entry from its
+ * public `index.ts` by declaration merging,
+ *
+ *     declare module '../../core/kernel.ts' { interface Services { http: HttpApi } }
+ *
+ * so `kernel.service('http')` is typed for every module that imports that
+ * index (as a consumer does for the API's types anyway), and a name can have
+ * only one type: a second module declaring `http` differently fails to compile.
+ */
+export interface Services {}
 
 export interface KernelOptions {
   log: Logger;
@@ -13,6 +39,8 @@ export interface KernelOptions {
   packageRoot: string;
   /** How long stop hooks may take before the process exits anyway. */
   stopTimeoutMs?: number;
+  /** Makes the channel registry: the engine, which the kernel is handed rather than imports. */
+  channels(host: EngineHost): ChannelRegistry;
 }
 
 /**
@@ -28,7 +56,7 @@ export class Kernel {
   readonly packageRoot: string;
   readonly channels: ChannelRegistry;
   readonly startedAt = new Date();
-  private readonly services = new Map<string, unknown>();
+  private readonly services = new Map<keyof Services, unknown>();
   private stopping: Promise<void> | undefined;
   private readonly stopTimeoutMs: number;
   /** Resolves when the kernel has stopped; the CLI exits then. */
@@ -42,7 +70,27 @@ export class Kernel {
     this.stopTimeoutMs = opts.stopTimeoutMs ?? 5000;
     this.stopped = new Promise((r) => { this.resolveStopped = r; });
     for (const [name, hook] of Object.entries(this.hooks)) nameTapErrors(name, hook);
-    this.channels = new ChannelRegistry(this);
+    this.channels = opts.channels(this);
+  }
+
+  /** Asks the authenticate hook (every protocol's door): the first module with an opinion decides. */
+  authenticate(request: AuthRequest): Promise<AuthDecision | undefined> {
+    return this.hooks.authenticate.promise(request);
+  }
+
+  /** Offers a new connection's first bytes to the protocol modules (the front door's question). */
+  claim(conn: Connection): Promise<SniffResult> {
+    return this.hooks.connection.promise(conn);
+  }
+
+  /** A frame filter by name, as the engine makes them (`auto` hands its stream on this way). */
+  framer(name: string, options: FramerOptions): Framer | undefined {
+    return this.hooks.frameFilter.get(name)?.call(options);
+  }
+
+  /** The server's figures, each module adding its own. */
+  stats(): Stats {
+    return this.hooks.stats.call({ startedAt: this.startedAt, channels: this.channels.all().map((c) => c.stats()) });
   }
 
   /** A child logger bound to a module's name. */
@@ -51,14 +99,49 @@ export class Kernel {
   }
 
   /** Offers an API to modules listed later (fastify's `decorate`). */
-  provide<T>(name: string, api: T): void {
+  provide<K extends keyof Services>(name: K, api: Services[K]): void {
     if (this.services.has(name)) throw new Error(`service ${name} is already provided`);
     this.services.set(name, api);
   }
 
   /** An API provided by an earlier module, or undefined when that module is not loaded. */
-  service<T>(name: string): T | undefined {
-    return this.services.get(name) as T | undefined;
+  service<K extends keyof Services>(name: K): Services[K] | undefined {
+    return this.services.get(name) as Services[K] | undefined;
+  }
+
+  /**
+   * The whole life of a server: applies the modules in order, keeps one
+   * connection's bug from taking the process down, stops on SIGINT/SIGTERM,
+   * runs the start hooks, and resolves once stopped.
+   */
+  async run(modules: readonly ListedModule[]): Promise<void> {
+    for (const { module: m, where } of modules) {
+      try {
+        await this.apply(m, APPLY_TIMEOUT_MS);
+      } catch (err) {
+        throw ERR.MODULE_APPLY_FAILED(where, m.name, (err as Error).message);
+      }
+    }
+    process.on('uncaughtException', (err) => {
+      // A bug reached by one connection must not take every listener down with it.
+      if (isDisconnect(err)) return;
+      this.log.error({ err }, 'uncaught exception');
+    });
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        void this.stop(signal);
+        process.once(signal, () => process.exit(130));
+      });
+    }
+    try {
+      await this.hooks.start.promise();
+    } catch (err) {
+      await this.stop('start failed');
+      throw err instanceof UserError ? err : ERR.START_FAILED((err as Error).message);
+    }
+    this.log.info({ modules: modules.map((m) => m.module.name) }, 'streamserve started');
+    await this.stopped;
+    this.log.info('stopped');
   }
 
   /** Runs the stop hooks once, bounded in time; later calls share the first. */

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { UserError } from './errors.ts';
+import { ERR } from './errors.ts';
 import type { StreamserveModule } from './module.ts';
 import { where, type ModsEntry } from './mods-file.ts';
 import { builtinExt, builtinModsDir } from './paths.ts';
@@ -25,14 +25,15 @@ async function ensureTsLoader(): Promise<void> {
 
 function resolveEntry(entry: ModsEntry): string {
   if (entry.builtin) {
-    for (const candidate of [join(builtinModsDir, entry.builtin + builtinExt), join(builtinModsDir, entry.builtin, 'index' + builtinExt)]) {
+    // A module's folder first: a build leaves the compiled file of a module since moved into its folder behind in dist/.
+    for (const candidate of [join(builtinModsDir, entry.builtin, 'index' + builtinExt), join(builtinModsDir, entry.builtin + builtinExt)]) {
       if (existsSync(candidate)) return candidate;
     }
-    throw new UserError(`${where(entry)}: no built-in module named "${entry.builtin}"`);
+    throw ERR.MODULE_NOT_BUILTIN(where(entry), entry.builtin);
   }
   const path = entry.path!;
-  if (!/\.(m?js|ts)$/.test(path)) throw new UserError(`${where(entry)}: module ${entry.text} must be a .js, .mjs or .ts file`);
-  if (!existsSync(path)) throw new UserError(`${where(entry)}: module file ${path} does not exist`);
+  if (!/\.(m?js|ts)$/.test(path)) throw ERR.MODULE_FILE_TYPE(where(entry), entry.text);
+  if (!existsSync(path)) throw ERR.MODULE_FILE_MISSING(where(entry), path);
   return path;
 }
 
@@ -51,22 +52,22 @@ export async function loadModules(entries: readonly ModsEntry[]): Promise<Loaded
     try {
       exported = await import(pathToFileURL(file).href);
     } catch (err) {
-      throw new UserError(`${where(entry)}: module ${entry.text} failed to load: ${(err as Error).message}`);
+      throw ERR.MODULE_LOAD_FAILED(where(entry), entry.text, (err as Error).message);
     }
     let mod = ((exported as { default?: unknown }).default ?? exported) as Partial<StreamserveModule> & { default?: unknown };
     // ESM syntax compiled to CommonJS (such a .ts file) nests its default export once more.
     if (mod && typeof mod === 'object' && !('name' in mod) && 'default' in mod) mod = mod.default as typeof mod;
     if (typeof mod?.name !== 'string' || !mod.name) {
-      throw new UserError(`${where(entry)}: module ${entry.text} exports no name (export default { name, apply })`);
+      throw ERR.MODULE_NO_NAME(where(entry), entry.text);
     }
     if (typeof mod.apply !== 'function') {
-      throw new UserError(`${where(entry)}: module ${mod.name} exports no apply(kernel, settings) function`);
+      throw ERR.MODULE_NO_APPLY(where(entry), mod.name);
     }
     const dup = seen.get(mod.name);
-    if (dup) throw new UserError(`${where(entry)}: module name "${mod.name}" is already used by ${where(dup)}`);
+    if (dup) throw ERR.MODULE_NAME_TAKEN(where(entry), mod.name, where(dup));
     for (const need of mod.needs ?? []) {
       if (!seen.has(need)) {
-        throw new UserError(`${where(entry)}: module ${mod.name} needs module "${need}" listed before it`);
+        throw ERR.MODULE_NEEDS(where(entry), mod.name, need);
       }
     }
     seen.set(mod.name, entry);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { UserError } from './errors.ts';
+import { ERR, UserError } from './errors.ts';
 
 /** One module entry of a `.mods` list, with where it was written (for error messages). */
 export interface ModsEntry {
@@ -29,14 +29,14 @@ export function readModsFile(file: string, seen: string[] = []): ModsEntry[] {
   const abs = resolve(file);
   if (seen.includes(abs)) {
     // The including line prefixes its file:line (parseMods below).
-    throw new UserError(`include cycle: ${[...seen, abs].join(' -> ')}`);
+    throw ERR.MODS_INCLUDE_CYCLE([...seen, abs].join(' -> '));
   }
   let text: string;
   try {
     text = readFileSync(abs, 'utf8');
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
-    throw new UserError(`module list ${abs}: ${why}`);
+    throw ERR.MODS_FILE_UNREADABLE(abs, why);
   }
   return parseMods(text, abs, [...seen, abs]);
 }
@@ -47,14 +47,14 @@ export function parseMods(text: string, file: string, seen: string[] = [file]): 
     const line = i + 1;
     const entry = raw.replace(/(^|\s)#.*$/, '').trim();
     if (!entry) return;
-    if (/\s/.test(entry)) throw new UserError(`${file}:${line}: one module per line, got "${entry}"`);
+    if (/\s/.test(entry)) throw ERR.MODS_ONE_PER_LINE(`${file}:${line}`, entry);
     if (entry.endsWith('.mods')) {
       const target = resolve(dirname(file), entry);
       try {
         out.push(...readModsFile(target, seen));
       } catch (err) {
         if (err instanceof UserError && !err.message.startsWith(`${file}:`)) {
-          throw new UserError(`${file}:${line}: ${err.message}`);
+          throw err.at(`${file}:${line}`);
         }
         throw err;
       }
@@ -65,7 +65,7 @@ export function parseMods(text: string, file: string, seen: string[] = [file]): 
     } else if (entry.includes('/') || entry.startsWith('.') || /\.(m?js|ts)$/.test(entry)) {
       out.push({ path: resolve(dirname(file), entry), text: entry, file, line });
     } else {
-      throw new UserError(`${file}:${line}: "${entry}" is neither a built-in module name nor a path`);
+      throw ERR.MODS_ENTRY_INVALID(`${file}:${line}`, entry);
     }
   });
   return out;

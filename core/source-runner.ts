@@ -114,13 +114,13 @@ export class SourceRunner {
   }
 
   private get log() {
-    return this.channel.kernel.log.child({ mount: this.channel.mount });
+    return this.channel.engine.log.child({ mount: this.channel.mount });
   }
 
   private async open(): Promise<void> {
     if (this.opening || this.current || this.stopped || !this.spec) return;
     this.opening = true;
-    const hooks = this.channel.kernel.hooks;
+    const hooks = this.channel.engine.hooks;
     try {
       const src = await hooks.sourceOpen.promise(this.spec, this.channel);
       if (!src) throw new Error(`no loaded module opens sources of kind "${this.spec.kind}"`);
@@ -166,7 +166,7 @@ export class SourceRunner {
     this.declaredType = src.contentType;
     this.releaseTail();
     this.log.info({ source: src.describe, opens: this.opens }, 'source opened');
-    ch.kernel.hooks.sourceOpened.call(ch, src);
+    ch.engine.hooks.sourceOpened.call(ch, src);
     const quiet = ch.settings.maxQuietInterval;
     if (quiet > 0) {
       this.quietTimer = setInterval(() => {
@@ -201,7 +201,7 @@ export class SourceRunner {
 
   private createFramer(contentType: string | undefined): Framer {
     const s = this.channel.settings;
-    const factory = this.channel.kernel.hooks.frameFilter.get(s.filter);
+    const factory = this.channel.engine.hooks.frameFilter.get(s.filter);
     const framer = factory?.call({ frameBytes: s.frameBytes, contentType });
     if (!framer) throw new Error(`no frame filter named "${s.filter}"`);
     return framer;
@@ -301,10 +301,10 @@ export class SourceRunner {
     if (failed) {
       this.lastError = err?.message ?? reason;
       this.log.error({ source: src.describe, err: err?.message ?? reason }, 'source failed');
-      ch.kernel.hooks.sourceFailed.call(ch, err ?? new Error(reason));
+      ch.engine.hooks.sourceFailed.call(ch, err ?? new Error(reason));
     } else {
       this.log.info({ source: src.describe, reason }, 'source closed');
-      ch.kernel.hooks.sourceClosed.call(ch, reason);
+      ch.engine.hooks.sourceClosed.call(ch, reason);
     }
     if (this.stopped) return;
     if (!this.spec) return this.startGrace();
@@ -321,7 +321,7 @@ export class SourceRunner {
     const ch = this.channel;
     this.lastError = err.message;
     this.log.error({ source: this.spec?.kind, err: err.message }, 'source could not be opened');
-    ch.kernel.hooks.sourceFailed.call(ch, err);
+    ch.engine.hooks.sourceFailed.call(ch, err);
     if (this.stopped) return;
     if (!ch.settings.reopen) return this.gone(`source could not be opened (${err.message}) and -reopen=false`);
     this.scheduleReopen('backoff');
@@ -348,7 +348,7 @@ export class SourceRunner {
   private gone(reason: string): void {
     this.log.info({ reason }, 'channel ends');
     this.stop(reason);
-    this.channel.kernel.channels.remove(this.channel);
+    this.channel.engine.remove(this.channel);
   }
 
   private closeCurrent(): void {

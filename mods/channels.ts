@@ -1,9 +1,9 @@
 import { channelSettingsSchema, pickChannelSettings, type ChannelSettings } from '../core/channel-settings.ts';
-import { UserError } from '../core/errors.ts';
+import { ERR } from '../core/errors.ts';
 import type { Kernel } from '../core/kernel.ts';
 import { defineModule } from '../core/module.ts';
 import type { ChannelInfo } from '../core/channel.ts';
-import { checkFilter, commandOf } from './source.ts';
+import { checkFilter, commandOf } from './source/index.ts';
 
 interface ChannelEntry extends ChannelSettings {
   mount: string;
@@ -45,9 +45,9 @@ export default defineModule<ChannelEntry[]>({
     const seen = new Set<string>();
     entries.forEach((e, i) => {
       const at = `channels[${i}] (${e.mount})`;
-      if (seen.has(e.mount)) throw new UserError(`setting ${at}: mount ${e.mount} is listed twice`);
+      if (seen.has(e.mount)) throw ERR.CHANNEL_MOUNT_TWICE(at, e.mount);
       seen.add(e.mount);
-      if (!e.path === !e.exec) throw new UserError(`setting ${at}: give exactly one of path or exec`);
+      if (!e.path === !e.exec) throw ERR.CHANNEL_SOURCE_CHOICE(at);
     });
     kernel.hooks.start.tap('channels', () => {
       entries.forEach((e, i) => {

@@ -4,8 +4,7 @@ import type { Kernel } from '../core/kernel.ts';
 import { defineModule } from '../core/module.ts';
 import { slabCounters } from '../core/slab.ts';
 import { writers } from '../core/writers.ts';
-import type { HttpApi } from './http/api.ts';
-import { NO_CACHE_HEADERS, respond, respondText } from './http/response.ts';
+import { NO_CACHE_HEADERS, respond, respondText } from './http/index.ts';
 
 interface MetricsSettings {
   processMetrics: boolean;
@@ -52,8 +51,9 @@ export default defineModule<MetricsSettings>({
     },
   },
   apply(kernel: Kernel, s: MetricsSettings) {
-    const http = kernel.service<HttpApi>('http')!;
-    // Our own registry, not prom-client's global one: two kernels in one process must not share series.
+    const http = kernel.service('http')!;
+    // Our own registry, not prom-client's global one, so that a second kernel in the process (the tests) can
+    // register the same names. The engine's counters below (slabs, writer threads) are process-wide all the same.
     const register = new Registry();
     if (s.processMetrics) collectDefaultMetrics({ register });
 

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import net from 'node:net';
 import tls from 'node:tls';
 import { NEED_MORE, type Connection } from '../core/connection.ts';
-import { UserError } from '../core/errors.ts';
+import { ERR } from '../core/errors.ts';
 import type { Kernel } from '../core/kernel.ts';
 import { defineModule } from '../core/module.ts';
 import { writers } from '../core/writers.ts';
@@ -24,7 +24,7 @@ interface ServerSettings {
 export function parseAddress(text: string, flag: string): { host: string | undefined; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new UserError(`invalid listen address "${text}" for ${flag}: expected host:port, :port or :0`);
+  if (!m || port > 65535) throw ERR.ADDRESS_INVALID(text, flag);
   const host = m[1] ?? m[2];
   return { host: host || undefined, port };
 }
@@ -32,7 +32,7 @@ export function parseAddress(text: string, flag: string): { host: string | undef
 function listen(server: net.Server, text: string, flag: string): Promise<string> {
   const { host, port } = parseAddress(text, flag);
   return new Promise((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(new UserError(`cannot listen on ${text} (${flag}): ${err.code ?? err.message}`)));
+    server.once('error', (err: NodeJS.ErrnoException) => reject(ERR.LISTEN_FAILED(text, flag, err.code ?? err.message)));
     server.listen({ host, port, backlog: 4096 }, () => {
       const a = server.address() as net.AddressInfo;
       resolve(a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
@@ -87,12 +87,12 @@ export default defineModule<ServerSettings>({
     const sockets = new Set<net.Socket>();
     let tlsOptions: tls.TlsOptions | undefined;
     if (s.tlsAddress) {
-      if (!s.tlsCert || !s.tlsKey) throw new UserError('-tls-address needs -tls-cert and -tls-key');
+      if (!s.tlsCert || !s.tlsKey) throw ERR.TLS_NEEDS_FILES();
       try {
         tlsOptions = { cert: readFileSync(s.tlsCert), key: readFileSync(s.tlsKey) };
         tls.createSecureContext(tlsOptions);
       } catch (err) {
-        throw new UserError(`cannot load TLS certificate or key (-tls-cert ${s.tlsCert}, -tls-key ${s.tlsKey}): ${(err as Error).message}`);
+        throw ERR.TLS_UNREADABLE(s.tlsCert, s.tlsKey, (err as Error).message);
       }
     }
 
@@ -112,7 +112,7 @@ export default defineModule<ServerSettings>({
       const sniff = async (): Promise<void> => {
         busy = true;
         try {
-          const result = await kernel.hooks.connection.promise(conn);
+          const result = await kernel.claim(conn);
           if (typeof result === 'function') {
             clearTimeout(timer);
             socket.off('data', onData);
@@ -171,7 +171,7 @@ export default defineModule<ServerSettings>({
           process.setuid!(s.uid);
           log.info({ uid: s.uid }, 'switched user id');
         } catch (err) {
-          throw new UserError(`cannot switch to user id ${s.uid} (-uid): ${(err as Error).message}`);
+          throw ERR.UID_FAILED(String(s.uid), (err as Error).message);
         }
       }
     });

@@ -132,7 +132,8 @@ export class AutoFramer implements Framer {
     const hinted = this.candidates.find((c) => c.name === this.hinted);
     if (hinted?.sniff(head)) return hinted.name;
     for (const c of this.candidates) if (c.sniff(head)) return c.name;
-    return final ? (hinted?.name ?? FALLBACK) : undefined;
+    // Not even the declared format's own sniffer knows these bytes: pass them on as they are.
+    return final ? FALLBACK : undefined;
   }
 
   private start(name: string, head: Buffer, emit: FrameEmit): void {

@@ -5,7 +5,7 @@ import type { HandshakeRequest } from './handshake.ts';
 
 /** Asks the authenticate hook about a handshake; the first module with an opinion decides. */
 export function authenticate(ctx: FstreamContext, conn: Connection, req: HandshakeRequest, mount?: string): Promise<AuthDecision | undefined> {
-  return ctx.kernel.hooks.authenticate.promise({
+  return ctx.kernel.authenticate({
     action: req.action,
     protocol: 'fstream',
     remoteAddress: conn.remoteAddress,

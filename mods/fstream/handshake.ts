@@ -1,4 +1,4 @@
-import { isSafeName } from '../users/names.ts';
+import { isSafeName } from '../users/index.ts';
 import { preambleEnd, preambleProblem } from './preamble.ts';
 
 /**

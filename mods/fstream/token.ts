@@ -1,5 +1,4 @@
 import type { Connection } from '../../core/connection.ts';
-import type { UsersService } from '../users/service.ts';
 import { authenticate } from './authenticate.ts';
 import { who, type FstreamContext } from './context.ts';
 import type { HandshakeRequest } from './handshake.ts';
@@ -12,7 +11,7 @@ export async function token(ctx: FstreamContext, conn: Connection, req: TokenReq
   const fields = { action: 'token', user: req.user };
   const decision = await authenticate(ctx, conn, req);
   if (!decision?.allow) return refuse(ctx, conn, decision?.reason ?? 'no authentication module hands out tokens', req.wantsReason, fields);
-  const users = ctx.kernel.service<UsersService>('users');
+  const users = ctx.kernel.service('users');
   if (!users) return refuse(ctx, conn, 'tokens are not available on this server (module users is not loaded)', req.wantsReason, fields);
   if (conn.socket.destroyed) return;
   const issued = users.issueToken(req.user);

@@ -1,6 +1,5 @@
 import type { Channel } from '../../core/channel.ts';
 import type { Kernel } from '../../core/kernel.ts';
-import { sameSecret } from '../../core/secret.ts';
 import type { HttpApi, HttpRequest } from './api.ts';
 import { CORS_HEADERS, formatHead, NO_CACHE_HEADERS, respond, respondText } from './response.ts';
 
@@ -20,34 +19,15 @@ export async function serveListener(kernel: Kernel, api: HttpApi, req: HttpReque
     respondText(socket, 405, `method ${req.method} not allowed on ${channel.mount}`, { Allow: 'GET, HEAD, OPTIONS' });
     return;
   }
-  const channelPassword = req.basic?.password ?? req.query.get('password') ?? undefined;
-  const decision = await kernel.hooks.authenticate.promise({
-    action: 'watch',
+  const admission = await channel.admit({
     protocol: 'http',
     remoteAddress: req.remoteAddress,
-    mount: channel.mount,
     user: req.basic?.user,
-    channelPassword,
+    channelPassword: req.basic?.password ?? req.query.get('password') ?? undefined,
   });
-  // Nobody decided (no auth module loaded): the broadcaster's channel password still holds.
-  const password = channel.info.password;
-  const denied = decision && !decision.allow ? decision.reason
-    : !decision && password && !sameSecret(channelPassword ?? '', password) ? 'wrong channel password' : undefined;
-  if (denied) {
-    respondText(socket, 401, denied, { 'WWW-Authenticate': `Basic realm="${channel.mount}"` }, headOnly);
-    return;
-  }
-  const refusal = await kernel.hooks.listenerJoin.promise({ channel, remoteAddress: req.remoteAddress, protocol: 'http', user: req.basic?.user });
-  if (refusal) {
-    respondText(socket, 503, refusal, {}, headOnly);
-    return;
-  }
-  if (channel.closed) {
-    respondText(socket, 404, `channel ${channel.mount} has ended`, {}, headOnly);
-    return;
-  }
-  if (!channel.source.up && channel.ring.head === 0 && channel.source.lastError) {
-    respondText(socket, 503, `source of ${channel.mount} cannot be opened: ${channel.source.lastError}`, {}, headOnly);
+  if ('status' in admission) {
+    const challenge: Record<string, string> = admission.status === 401 ? { 'WWW-Authenticate': `Basic realm="${channel.mount}"` } : {};
+    respondText(socket, admission.status, admission.reason, challenge, headOnly);
     return;
   }
   const res = api.hooks.listenerResponse.call({
@@ -64,5 +44,5 @@ export async function serveListener(kernel: Kernel, api: HttpApi, req: HttpReque
   // A listener sends nothing we need; reading keeps its FIN (disconnect) visible.
   socket.resume();
   socket.once('end', () => socket.destroy());
-  channel.join(socket, { remoteAddress: req.remoteAddress, protocol: 'http', user: req.basic?.user, transform: res.transform, preamble: Buffer.from(head, 'latin1') });
+  admission.join(socket, { remoteAddress: req.remoteAddress, protocol: 'http', transform: res.transform, preamble: Buffer.from(head, 'latin1') });
 }

@@ -1,7 +1,6 @@
 import type { Kernel } from '../../core/kernel.ts';
 import type { Logger } from '../../core/log.ts';
-import type { HttpRequest } from '../http/api.ts';
-import { respond, respondText } from '../http/response.ts';
+import { respond, respondText, type HttpRequest } from '../http/index.ts';
 import { authorizeMetadata } from './authorize.ts';
 import { parseMetadataQuery } from './metadata-query.ts';
 import { REALM } from './replies.ts';

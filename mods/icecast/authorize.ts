@@ -14,7 +14,7 @@ interface Credentials {
  * is not the user's.
  */
 export async function authorizeSource(kernel: Kernel, { user, password }: Credentials, mount: string, remoteAddress: string): Promise<Verdict> {
-  const decision = await kernel.hooks.authenticate.promise({ action: 'broadcast', protocol: 'icecast', user, password, mount, remoteAddress });
+  const decision = await kernel.authenticate({ action: 'broadcast', protocol: 'icecast', user, password, mount, remoteAddress });
   if (!decision) return { ok: false, status: 401, reason: 'no authentication module knows this user (is users in main.mods?)' };
   if (decision.allow) return { ok: true, user: decision.user ?? user };
   // `forbidden`: the credentials are right but the mount is not theirs (the users module's mounts= rule).
@@ -30,7 +30,7 @@ export async function authorizeSource(kernel: Kernel, { user, password }: Creden
 export async function authorizeMetadata(kernel: Kernel, credentials: Credentials, channel: Channel, remoteAddress: string): Promise<Verdict> {
   const { user, password } = credentials;
   const mount = channel.mount;
-  const admin = await kernel.hooks.authenticate.promise({ action: 'admin', protocol: 'icecast', user, password, mount, remoteAddress });
+  const admin = await kernel.authenticate({ action: 'admin', protocol: 'icecast', user, password, mount, remoteAddress });
   if (admin?.allow) return { ok: true, user: admin.user ?? user };
   if (channel.info.owner !== undefined && user === channel.info.owner) {
     const owner = await authorizeSource(kernel, credentials, mount, remoteAddress);

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { formatHead, respondText } from '../http/response.ts';
+import { formatHead, respondText } from '../http/index.ts';
 
 /** The realm Icecast names; some clients show it, none check it. */
 export const REALM = 'Basic realm="Icecast2 Server"';

@@ -1,12 +1,9 @@
 import type { Readable } from 'node:stream';
-import type { Channel } from '../../core/channel.ts';
 import { channelDefaults, type ChannelSettings } from '../../core/channel-settings.ts';
-import { frameFilterNames } from '../../core/frame.ts';
 import type { Kernel } from '../../core/kernel.ts';
 import type { Logger } from '../../core/log.ts';
-import { MAX_MPEG_FRAME } from '../filters/mp3.ts';
-import type { HttpRequest } from '../http/api.ts';
-import { respondText } from '../http/response.ts';
+import { MAX_MPEG_FRAME } from '../filters/index.ts';
+import { respondText, type HttpRequest } from '../http/index.ts';
 import { authorizeSource } from './authorize.ts';
 import { ChunkedBodyStream } from './chunked-body.ts';
 import { sourceInfo } from './ice-headers.ts';
@@ -57,22 +54,6 @@ function sourceBody(req: HttpRequest): Readable {
 }
 
 /**
- * The channel this source feeds: a new one, or the one its previous source left
- * in its grace period. A source in another format cannot feed that one's
- * listeners, so it replaces the channel instead. Undefined: the mount is taken.
- */
-function channelFor(kernel: Kernel, mount: string, settings: ChannelSettings, declared: string): Channel | undefined {
-  const existing = kernel.channels.get(mount);
-  if (existing) {
-    // A live source, or a channel fed from the config or the command line.
-    if (existing.source.up || existing.source.spec) return undefined;
-    if (existing.source.declaredType === declared && existing.settings.filter === settings.filter) return existing;
-    kernel.channels.remove(existing);
-  }
-  return kernel.channels.create(mount, settings);
-}
-
-/**
  * An Icecast source (`PUT` or `SOURCE`): checks the credentials and the mount,
  * answers as each encoder expects, and hands the socket to the channel, which
  * reads it until EOF. Listeners stay for the grace period when it drops.
@@ -103,15 +84,13 @@ export async function acceptSource(kernel: Kernel, s: IcecastSettings, req: Http
   const contentType = declared || 'audio/mpeg';
   const type = mediaType(contentType);
   if (!type) return respondText(socket, 403, `Content-type not supported: ${JSON.stringify(contentType.slice(0, 80))}`);
-  const filters = frameFilterNames(kernel.hooks.frameFilter as never);
+  const filters = kernel.hooks.frameFilter.names();
   const filter = filterFor(type, filters);
   if (!filters.includes(filter)) return respondText(socket, 503, `no frame filter for ${type} (is filters in main.mods?)`);
-  const channel = channelFor(kernel, mount, channelSettings(s, filter, contentType), contentType);
-  if (!channel) return respondText(socket, 403, 'Mountpoint in use');
-
   const body = sourceBody(req);
   const describe = `icecast ${method} ${mount} from ${remoteAddress} (user ${verdict.user})`;
-  const attached = channel.source.attach({
+  // A source in another format cannot feed the listeners an earlier one left in their grace period: they go, the channel is made anew.
+  const result = kernel.channels.attachSource(mount, channelSettings(s, filter, contentType), {
     readable: body,
     describe,
     contentType,
@@ -119,8 +98,9 @@ export async function acceptSource(kernel: Kernel, s: IcecastSettings, req: Http
       socket.destroy();
       if (body !== socket) body.destroy();
     },
-  });
-  if (!attached) return respondText(socket, 403, 'Mountpoint in use');
+  }, { compatible: (existing) => existing.source.declaredType === contentType && existing.settings.filter === filter });
+  if ('refused' in result) return respondText(socket, 403, 'Mountpoint in use');
+  const { channel } = result;
   channel.info = { ...channel.info, ...sourceInfo(req.headers), owner: verdict.user, title: undefined };
   acceptSourceReply(socket, req.headers.expect?.trim().toLowerCase() === '100-continue');
   log.info({ mount, user: verdict.user, remote: remoteAddress, method, contentType, filter }, 'source connected');

@@ -2,8 +2,9 @@ import type { AuthDecision, AuthRequest } from '../../core/auth.ts';
 
 /**
  * What the users module offers other modules through `kernel.service('users')`:
- * the fstream module asks it for tokens, the Icecast module checks source
- * credentials and mounts with it.
+ * the fstream module asks it for tokens. Everyone else, the Icecast module
+ * included, asks the authenticate hook, which this module taps with the same
+ * `authenticate`.
  */
 export interface UsersService {
   /** The users module's own opinion on a request (what its authenticate tap answers). */

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { ERR } from '../../core/errors.ts';
 import { runCli, startServer, type Server } from '../helpers/server.ts';
 
 const T = { timeout: 30_000 };
@@ -181,36 +182,38 @@ test('-help lists every flag grouped by module with defaults, and exits 0', T, a
   assert.equal((await runCli(['-h'], { cwd: dir })).code, 0);
 });
 
-/** Runs the CLI expecting a refusal: non-zero exit, one line on stderr matching `pattern`. */
-async function refuses(args: string[], pattern: RegExp): Promise<string> {
+/** Runs the CLI expecting a refusal: non-zero exit, one line on stderr, `streamserve: [CODE] message`, the message matching `pattern`. */
+async function refuses(args: string[], pattern: RegExp, kind: { code: string }): Promise<string> {
   const r = await runCli(args, { cwd: dir });
   assert.notEqual(r.code, 0, `exit code; stdout: ${r.stdout}`);
   assert.notEqual(r.code, null, 'exited by itself, not killed');
   const lines = r.stderr.trimEnd().split('\n');
   assert.equal(lines.length, 1, `one line on stderr:\n${r.stderr}`);
-  assert.match(lines[0]!, /^streamserve: /);
-  assert.match(lines[0]!, pattern);
+  const prefix = `streamserve: [${kind.code}] `;
+  assert.ok(lines[0]!.startsWith(prefix), `${lines[0]} starts with ${prefix}`);
+  const message = lines[0]!.slice(prefix.length);
+  assert.match(message, pattern);
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-  return lines[0]!;
+  return message;
 }
 
 test('an unknown flag is refused with the nearest known one', T, async () => {
-  await refuses(['-adress', ':1'], /flag provided but not defined: -adress \(did you mean -address\?\)/);
+  await refuses(['-adress', ':1'], /flag provided but not defined: -adress \(did you mean -address\?\)/, ERR.FLAG_UNKNOWN);
   // operator modules' flags are known too
-  await refuses(['-mods', 'ts.mods', '-greting', 'x'], /-greting \(did you mean -greeting\?\)/);
+  await refuses(['-mods', 'ts.mods', '-greting', 'x'], /-greting \(did you mean -greeting\?\)/, ERR.FLAG_UNKNOWN);
 });
 
 test('a flag value of the wrong type is refused', T, async () => {
-  await refuses(['-uid', 'abc'], /invalid value "abc" for flag -uid: expected a whole number/);
-  await refuses(['-header-timeout', '10'], /invalid value "10" for flag -header-timeout: expected a duration/);
+  await refuses(['-uid', 'abc'], /invalid value "abc" for flag -uid: expected a whole number/, ERR.FLAG_VALUE_INVALID);
+  await refuses(['-header-timeout', '10'], /invalid value "10" for flag -header-timeout: expected a duration/, ERR.FLAG_VALUE_INVALID);
 });
 
 test('a missing flag value is refused', T, async () => {
-  await refuses(['-uid', '3', '-address'], /flag needs an argument: -address$/);
+  await refuses(['-uid', '3', '-address'], /flag needs an argument: -address$/, ERR.FLAG_NEEDS_VALUE);
 });
 
 test('a stray argument is refused', T, async () => {
-  await refuses(['-address', '127.0.0.1:0', 'extra'], /unexpected argument "extra"/);
+  await refuses(['-address', '127.0.0.1:0', 'extra'], /unexpected argument "extra"/, ERR.ARGUMENT_UNEXPECTED);
 });
 
 test('an invalid setting from a config file names path, value, expected and file', T, async () => {
@@ -218,63 +221,63 @@ test('an invalid setting from a config file names path, value, expected and file
   const file = join(dir, 'badcfg', '.streamserverc.json');
   const r = await runCli([], { cwd: join(dir, 'badcfg') });
   assert.notEqual(r.code, 0);
-  assert.equal(r.stderr, `streamserve: invalid setting server.uid = "abc" (from ${file}): must be integer\n`);
+  assert.equal(r.stderr, `streamserve: [SS_ERR_SETTINGS_INVALID] invalid setting server.uid = "abc" (from ${file}): must be integer\n`);
 });
 
 test('-config FILE names the file; a bad duration in it is reported against that file', T, async () => {
   write({ 'etc/site.yaml': 'server:\n  headerTimeout: soon\n' });
   await refuses(['-config', 'etc/site.yaml'],
-    new RegExp(`invalid setting server\\.headerTimeout = "soon" \\(from ${esc(join(dir, 'etc', 'site.yaml'))}\\): must be a duration`));
-  await refuses(['-config', 'etc/none.yaml'], /config file .*etc\/none\.yaml: no such file/);
+    new RegExp(`invalid setting server\\.headerTimeout = "soon" \\(from ${esc(join(dir, 'etc', 'site.yaml'))}\\): must be a duration`), ERR.SETTINGS_INVALID);
+  await refuses(['-config', 'etc/none.yaml'], /config file .*etc\/none\.yaml: no such file/, ERR.CONFIG_FILE_UNREADABLE);
 });
 
 test('a setting for a module that is not loaded is refused by name', T, async () => {
   write({ 'etc/unknown.json': '{ "icecast": { "port": 1 } }' });
-  await refuses(['-config', 'etc/unknown.json'], /setting icecast \(from .*unknown\.json\): no loaded module is named "icecast"/);
+  await refuses(['-config', 'etc/unknown.json'], /setting icecast \(from .*unknown\.json\): no loaded module is named "icecast"/, ERR.SETTINGS_INVALID);
 });
 
 /** Writes a .mods file and expects the CLI to refuse it naming `file:line`. */
-async function refusesList(name: string, text: string, line: number, pattern: RegExp): Promise<void> {
+async function refusesList(name: string, text: string, line: number, pattern: RegExp, kind: { code: string }): Promise<void> {
   write({ [name]: text });
   const file = join(dir, name);
-  const msg = await refuses(['-mods', name], pattern);
-  assert.ok(msg.startsWith(`streamserve: ${file}:${line}: `), `names ${file}:${line}: ${msg}`);
+  const msg = await refuses(['-mods', name], pattern, kind);
+  assert.ok(msg.startsWith(`${file}:${line}: `), `names ${file}:${line}: ${msg}`);
 }
 
 test('a .mods entry that does not resolve names the list and line', T, async () => {
-  await refusesList('bad-builtin.mods', 'server\n# next\nnosuchmod\n', 3, /no built-in module named "nosuchmod"/);
-  await refusesList('bad-path.mods', 'server\n./missing.js\n', 2, /module file .*missing\.js does not exist/);
-  await refusesList('bad-ext.mods', './notes.txt\n', 1, /must be a \.js, \.mjs or \.ts file/);
-  await refusesList('bad-include.mods', 'server\nnope.mods\n', 2, /module list .*nope\.mods: no such file/);
+  await refusesList('bad-builtin.mods', 'server\n# next\nnosuchmod\n', 3, /no built-in module named "nosuchmod"/, ERR.MODULE_NOT_BUILTIN);
+  await refusesList('bad-path.mods', 'server\n./missing.js\n', 2, /module file .*missing\.js does not exist/, ERR.MODULE_FILE_MISSING);
+  await refusesList('bad-ext.mods', './notes.txt\n', 1, /must be a \.js, \.mjs or \.ts file/, ERR.MODULE_FILE_TYPE);
+  await refusesList('bad-include.mods', 'server\nnope.mods\n', 2, /module list .*nope\.mods: no such file/, ERR.MODS_FILE_UNREADABLE);
 });
 
 test('a module that fails to load names the list and line', T, async () => {
   write({ 'broken.js': "export default { name: 'broken', apply( };\n", 'throws-on-import.js': "throw new Error('cannot start');\n" });
-  await refusesList('broken.mods', 'server\n\n./broken.js\n', 3, /module \.\/broken\.js failed to load: .*(Unexpected|SyntaxError)/);
-  await refusesList('throws.mods', './throws-on-import.js\n', 1, /module \.\/throws-on-import\.js failed to load: cannot start/);
+  await refusesList('broken.mods', 'server\n\n./broken.js\n', 3, /module \.\/broken\.js failed to load: .*(Unexpected|SyntaxError)/, ERR.MODULE_LOAD_FAILED);
+  await refusesList('throws.mods', './throws-on-import.js\n', 1, /module \.\/throws-on-import\.js failed to load: cannot start/, ERR.MODULE_LOAD_FAILED);
 });
 
 test('a module that throws in apply names the list and line', T, async () => {
   write({ 'thrower.js': "export default { name: 'thrower', apply() { throw new Error('no database'); } };\n" });
-  await refusesList('thrower.mods', 'server\n./thrower.js\n', 2, /module thrower failed in apply: no database$/);
+  await refusesList('thrower.mods', 'server\n./thrower.js\n', 2, /module thrower failed in apply: no database$/, ERR.MODULE_APPLY_FAILED);
 });
 
 test('a module without a name names the list and line', T, async () => {
   write({ 'noname.js': 'export default { apply() {} };\n' });
-  await refusesList('noname.mods', 'server\n./noname.js\n', 2, /module \.\/noname\.js exports no name/);
+  await refusesList('noname.mods', 'server\n./noname.js\n', 2, /module \.\/noname\.js exports no name/, ERR.MODULE_NO_NAME);
 });
 
 test('a duplicate module name names both places', T, async () => {
   write({ 'copy.js': claimer('mine', ['COPY'], 'copy\n') });
   const file = join(dir, 'dup.mods');
-  await refusesList('dup.mods', './mine.js\nserver\n./copy.js\n', 3, new RegExp(`module name "mine" is already used by ${esc(file)}:1$`));
+  await refusesList('dup.mods', './mine.js\nserver\n./copy.js\n', 3, new RegExp(`module name "mine" is already used by ${esc(file)}:1$`), ERR.MODULE_NAME_TAKEN);
 });
 
 test('a missing dependency names the list and line', T, async () => {
   write({ 'needy.js': "export default { name: 'needy', needs: ['server', 'auth'], apply() {} };\n" });
-  await refusesList('needy.mods', 'server\n./needy.js\n', 2, /module needy needs module "auth" listed before it/);
+  await refusesList('needy.mods', 'server\n./needy.js\n', 2, /module needy needs module "auth" listed before it/, ERR.MODULE_NEEDS);
   // listed, but after it: still refused, not reordered
-  await refusesList('late-dep.mods', './late.js\nserver\nhttp\n', 1, /module late needs module "server" listed before it/);
+  await refusesList('late-dep.mods', './late.js\nserver\nhttp\n', 1, /module late needs module "server" listed before it/, ERR.MODULE_NEEDS);
 });
 
 function esc(s: string): string {

@@ -46,9 +46,12 @@ export interface Server {
 /**
  * Starts the real CLI on a free loopback port and resolves once it logs that it
  * listens. `-address 127.0.0.1:0` is added unless args name an address.
+ * `listens: false` is for a module list without the server module: nothing
+ * listens, no address is added, and the sign of life is the started line.
  */
-export async function startServer(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore' | number; timeoutMs?: number } = {}): Promise<Server> {
-  const full = args.some((a) => /^--?address(=|$)/.test(a)) ? args : ['-address', '127.0.0.1:0', ...args];
+export async function startServer(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore' | number; timeoutMs?: number; listens?: boolean } = {}): Promise<Server> {
+  const listens = opts.listens ?? true;
+  const full = !listens || args.some((a) => /^--?address(=|$)/.test(a)) ? args : ['-address', '127.0.0.1:0', ...args];
   const proc = spawn(process.execPath, [...shebangFlags(), bin, ...full], {
     cwd: opts.cwd ?? root,
     env: { ...process.env, ...opts.env },
@@ -75,9 +78,12 @@ export async function startServer(args: string[], opts: { cwd?: string; env?: No
     });
   };
   const exited = once(proc, 'exit');
-  const listening = waitLog((l) => l.msg === 'listening' && !l.tls, opts.timeoutMs ?? 15_000);
+  const listening = waitLog((l) => (listens ? l.msg === 'listening' && !l.tls : l.msg === 'streamserve started'), opts.timeoutMs ?? 15_000);
   const failed = exited.then(([code]) => { throw new Error(`streamserve exited with ${code} before listening: ${err}`); });
-  const line = await Promise.race([listening, failed]);
+  const line = await Promise.race([listening, failed]).catch((err) => {
+    proc.kill('SIGKILL');
+    throw err;
+  });
   let tlsPort: number | undefined;
   if (args.some((a) => /tls-address/.test(a))) tlsPort = Number((await waitLog((l) => l.msg === 'listening' && l.tls === true)).port);
   return {

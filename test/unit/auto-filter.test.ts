@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createHooks } from '../../core/hooks.ts';
 import type { Kernel } from '../../core/kernel.ts';
-import type { Framer } from '../../core/frame.ts';
-import filters from '../../mods/filters.ts';
+import type { Framer, FramerOptions } from '../../core/frame.ts';
+import filters from '../../mods/filters/index.ts';
 import { filterForContentType } from '../../mods/filters/auto.ts';
 import { chop, rng } from '../helpers/random.ts';
 import { root } from '../helpers/server.ts';
@@ -17,7 +17,7 @@ const demo = readFileSync(join(root, 'mods', 'demo', 'demo.mp3'));
 
 function auto(contentType?: string): Framer & { filterName?: string } {
   const hooks = createHooks();
-  filters.apply({ hooks } as unknown as Kernel, {});
+  filters.apply({ hooks, framer: (n: string, o: FramerOptions) => hooks.frameFilter.get(n)?.call(o) } as unknown as Kernel, {});
   return hooks.frameFilter.get('auto')!.call({ frameBytes: 64, contentType })! as Framer & { filterName?: string };
 }
 
@@ -34,7 +34,7 @@ function feed(f: Framer, chunks: Buffer[]): Buffer[] {
 
 test('auto finds mp3 in any chunking and gives the mp3 filter every byte from the first', () => {
   const hooks = createHooks();
-  filters.apply({ hooks } as unknown as Kernel, {});
+  filters.apply({ hooks, framer: (n: string, o: FramerOptions) => hooks.frameFilter.get(n)?.call(o) } as unknown as Kernel, {});
   const direct: Buffer[] = [];
   hooks.frameFilter.get('mp3')!.call({ frameBytes: 64 })!.push(demo, (f) => direct.push(Buffer.from(f)));
   for (const max of [100, 5000, 70_000]) {
@@ -102,6 +102,7 @@ test('every media filter is found by auto in ffmpeg\'s output, and none is mista
       ['mp3', ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-t', '2', '-c:a', 'libmp3lame', '-f', 'mp3']],
       ['adts', ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-t', '2', '-c:a', 'aac', '-f', 'adts']],
       ['flac', ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-t', '2', '-c:a', 'flac', '-f', 'flac']],
+      ['ogg', ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '2', '-c:a', 'libopus', '-page_duration', '100000', '-f', 'ogg']],
       ['webm', ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '2', '-c:a', 'libopus', '-f', 'webm']],
       ['mpegts', ['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=25', '-t', '2', '-c:v', 'libx264', '-g', '25', '-f', 'mpegts']],
       ['h264', ['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=25', '-t', '2', '-c:v', 'libx264', '-g', '25', '-f', 'h264']],
@@ -124,4 +125,28 @@ test('every media filter is found by auto in ffmpeg\'s output, and none is mista
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('an MP3 that opens with a large ID3 tag (cover art) is still taken for MP3', () => {
+  const tag = Buffer.alloc(10 + 200_000);
+  tag.write('ID3', 0, 'latin1');
+  tag[3] = 3;
+  const size = 200_000;
+  tag[6] = (size >> 21) & 0x7f;
+  tag[7] = (size >> 14) & 0x7f;
+  tag[8] = (size >> 7) & 0x7f;
+  tag[9] = size & 0x7f;
+  const f = auto('audio/mpeg');
+  const frames = feed(f, chop(Buffer.concat([tag, demo]), 8192, 2));
+  assert.equal(f.filterName, 'mp3');
+  assert.ok(frames.length > 100, `${frames.length} frames`);
+});
+
+test('bytes that are not the declared format pass through as they are, under the declared type', () => {
+  const f = auto('audio/ogg');
+  const input = noise(70_000, 11);
+  const frames = feed(f, [input]);
+  assert.equal(f.filterName, 'chunk');
+  assert.equal(f.contentType, undefined, 'the source\'s declared type stands (the source runner reports it)');
+  assert.ok(Buffer.concat(frames).equals(input));
 });

@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import type { Channel } from '../../core/channel.ts';
 import { channelDefaults, type ChannelSettings } from '../../core/channel-settings.ts';
 import { Kernel } from '../../core/kernel.ts';
+import { createChannels } from '../../core/channels.ts';
 import type { Listener } from '../../core/listener.ts';
 import { root } from '../helpers/server.ts';
 
@@ -37,7 +38,7 @@ class FakeSocket extends EventEmitter {
 }
 
 function kernel(): Kernel {
-  return new Kernel({ log: pino({ level: 'silent' }), settings: {}, packageRoot: root });
+  return new Kernel({ channels: createChannels, log: pino({ level: 'silent' }), settings: {}, packageRoot: root });
 }
 
 function channel(settings: Partial<ChannelSettings> = {}): { k: Kernel; ch: Channel } {

@@ -7,13 +7,14 @@ import type { Connection } from '../../core/connection.ts';
 import { HookError } from '../../core/errors.ts';
 import type { FramerOptions } from '../../core/frame.ts';
 import { Kernel } from '../../core/kernel.ts';
+import { createChannels } from '../../core/channels.ts';
 import type { Logger } from '../../core/log.ts';
 import { defineModule } from '../../core/module.ts';
 
 const silent = (): Logger => pino({ level: 'silent' });
 
 function kernel(opts: { settings?: Record<string, unknown>; stopTimeoutMs?: number; log?: Logger } = {}): Kernel {
-  return new Kernel({ log: opts.log ?? silent(), settings: opts.settings ?? {}, packageRoot: process.cwd(), stopTimeoutMs: opts.stopTimeoutMs });
+  return new Kernel({ channels: createChannels, log: opts.log ?? silent(), settings: opts.settings ?? {}, packageRoot: process.cwd(), stopTimeoutMs: opts.stopTimeoutMs });
 }
 
 /** A logger whose JSON lines land in an array. */
@@ -107,6 +108,21 @@ test('a frame filter that works is still found through the HookMap', () => {
   assert.equal(k.hooks.frameFilter.for('ogg').call({} as FramerOptions), undefined);
 });
 
+test('the frameFilter map lists the names modules tapped, not names only looked up', () => {
+  const k = kernel();
+  assert.deepEqual(k.hooks.frameFilter.names(), []);
+  k.hooks.frameFilter.for('mp3').tap('filters', () => undefined);
+  k.hooks.frameFilter.for('raw').tap('filters', () => undefined);
+  k.hooks.frameFilter.for('raw').tap('mine', () => undefined);
+  k.hooks.frameFilter.for('ogg');
+  k.hooks.frameFilter.get('webm');
+  assert.deepEqual(k.hooks.frameFilter.names(), ['mp3', 'raw']);
+  assert.equal(k.hooks.frameFilter.has('raw'), true);
+  assert.equal(k.hooks.frameFilter.has('ogg'), false);
+  // Another kernel has its own catalogue.
+  assert.deepEqual(kernel().hooks.frameFilter.names(), []);
+});
+
 test('a thrown non-Error is described too', async () => {
   const k = kernel();
   k.hooks.connection.tap('stringy', () => { throw 'plain string'; });
@@ -151,13 +167,22 @@ test('apply passes on what the module throws, sync or async', async () => {
   await assert.rejects(k.apply(defineModule({ name: 'b', async apply() { throw new Error('async fail'); } }), 1000), /async fail/);
 });
 
+declare module '../../core/kernel.ts' {
+  interface Services {
+    /** A service of this test's own, declared as a module declares its own. */
+    'test-routes': { routes: string[] };
+  }
+}
+
 test('provide/service hand APIs to later modules; a name is provided once', () => {
   const k = kernel();
-  const api = { routes: [] };
-  k.provide('http', api);
-  assert.equal(k.service('http'), api);
-  assert.equal(k.service('nope'), undefined);
-  assert.throws(() => k.provide('http', {}), /service http is already provided/);
+  const api = { routes: ['/a'] };
+  k.provide('test-routes', api);
+  // Typed by the declaration above: no type parameter chosen by the caller.
+  const got: { routes: string[] } | undefined = k.service('test-routes');
+  assert.equal(got, api);
+  assert.equal(k.service('nope' as 'test-routes'), undefined);
+  assert.throws(() => k.provide('test-routes', { routes: [] }), /service test-routes is already provided/);
 });
 
 test('logger() binds the module name', () => {

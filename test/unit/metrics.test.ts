@@ -3,13 +3,14 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import { channelDefaults } from '../../core/channel-settings.ts';
 import { Kernel } from '../../core/kernel.ts';
+import { createChannels } from '../../core/channels.ts';
 import metrics from '../../mods/metrics.ts';
 import { createHttpHooks, type HttpApi, type HttpRequest } from '../../mods/http/api.ts';
 import { root } from '../helpers/server.ts';
 
 /** A kernel with a stand-in http service, and a scrape that returns the response body. */
 async function setup() {
-  const kernel = new Kernel({ log: pino({ level: 'silent' }), settings: {}, packageRoot: root });
+  const kernel = new Kernel({ channels: createChannels, log: pino({ level: 'silent' }), settings: {}, packageRoot: root });
   const http: HttpApi = { hooks: createHttpHooks(), resolve: () => undefined };
   kernel.provide('http', http);
   await metrics.apply(kernel, { processMetrics: false });

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { channelDefaults } from '../../core/channel-settings.ts';
 import { Kernel } from '../../core/kernel.ts';
+import { createChannels } from '../../core/channels.ts';
 import { Ring } from '../../core/ring.ts';
 import { hold, release, slabCounters, SlabPool, slabOf, SlabWriter } from '../../core/slab.ts';
 import { openFileReader } from '../../mods/source/file-reader.ts';
@@ -86,7 +87,7 @@ test('the ring holds a frame\'s slab until the frame falls out', () => {
 });
 
 test('a slab written to a socket that is not reading stays held until the socket is closed', async () => {
-  const k = new Kernel({ log: pino({ level: 'silent' }), settings: {}, packageRoot: root });
+  const k = new Kernel({ channels: createChannels, log: pino({ level: 'silent' }), settings: {}, packageRoot: root });
   const ch = k.channels.create('/slab', { ...channelDefaults, burstBytes: 0, sourceBuffer: 4, frameBytes: 4096 });
   const server = net.createServer();
   server.listen(0, '127.0.0.1');

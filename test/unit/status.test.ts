@@ -4,8 +4,9 @@ import { pino } from 'pino';
 import type { Channel } from '../../core/channel.ts';
 import { channelDefaults } from '../../core/channel-settings.ts';
 import { Kernel } from '../../core/kernel.ts';
+import { createChannels } from '../../core/channels.ts';
 import { createHttpHooks, type HttpApi, type HttpRequest } from '../../mods/http/api.ts';
-import status from '../../mods/status.ts';
+import status from '../../mods/status/index.ts';
 import { root } from '../helpers/server.ts';
 import { detailedStatus, icecastDate, icecastIsoDate, icecastSource, icecastStatus, type ChannelStats, type ServerIdentity } from '../../mods/status/icestats.ts';
 import { scriptJson } from '../../mods/status/page.ts';
@@ -62,7 +63,7 @@ test('JSON embedded in a script element cannot close it', () => {
 
 /** The status module on a kernel with a stand-in http service; `get` returns status and body. */
 async function statusModule(claimed?: (path: string) => Channel | undefined) {
-  const kernel = new Kernel({ log: pino({ level: 'silent' }), settings: {}, packageRoot: root });
+  const kernel = new Kernel({ channels: createChannels, log: pino({ level: 'silent' }), settings: {}, packageRoot: root });
   const http: HttpApi = { hooks: createHttpHooks(), resolve: (path) => kernel.channels.get(path) ?? claimed?.(path) };
   kernel.provide('http', http);
   await status.apply(kernel, { admin: 'a', location: 'l', host: '' });
@@ -92,7 +93,7 @@ test('channels with a watch password are left out of the public status', async (
 test('the page takes / only while no channel streams there', async () => {
   const free = await statusModule();
   assert.equal((await free.get('/')).status, 200);
-  const kernel = new Kernel({ log: pino({ level: 'silent' }), settings: {}, packageRoot: root });
+  const kernel = new Kernel({ channels: createChannels, log: pino({ level: 'silent' }), settings: {}, packageRoot: root });
   const stream = kernel.channels.create('/', { ...channelDefaults });
   const claimed = await statusModule((path) => (path === '/' ? stream : undefined));
   assert.equal((await claimed.get('/')).status, 0, 'left to the stream');

@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import type { Channel } from '../../core/channel.ts';
 import { channelDefaults, type ChannelSettings } from '../../core/channel-settings.ts';
 import { Kernel } from '../../core/kernel.ts';
+import { createChannels } from '../../core/channels.ts';
 import { Ring } from '../../core/ring.ts';
 import { root } from '../helpers/server.ts';
 
@@ -40,7 +41,7 @@ class FakeSocket extends EventEmitter {
 }
 
 function channel(settings: Partial<ChannelSettings> = {}): { k: Kernel; ch: Channel } {
-  const k = new Kernel({ log: pino({ level: 'silent' }), settings: {}, packageRoot: root });
+  const k = new Kernel({ channels: createChannels, log: pino({ level: 'silent' }), settings: {}, packageRoot: root });
   return { k, ch: k.channels.create('/test', { ...channelDefaults, ...settings }) };
 }
 

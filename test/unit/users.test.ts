@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import type { AuthRequest } from '../../core/auth.ts';
 import { channelDefaults } from '../../core/channel-settings.ts';
 import { Kernel } from '../../core/kernel.ts';
+import { createChannels } from '../../core/channels.ts';
 import { FailureThrottle } from '../../mods/users/failure-throttle.ts';
 import { globToRegExp, mayPublishTo } from '../../mods/users/mounts.ts';
 import { isSafeName } from '../../mods/users/names.ts';
@@ -122,7 +123,7 @@ test('authenticate: passwords, hashes, tokens, mounts, channel passwords, thrott
   writeFileSync(join(dir, 'hashed.ini'), `[DEFAULT]\npassword_hash=${await hashPassword('pw')}\nmounts=/live.mp3\n`);
   writeFileSync(join(dir, 'nopass.ini'), '[DEFAULT]\npassword=\n');
   writeFileSync(join(dir, 'boss.ini'), '[DEFAULT]\npassword=adm\nadmin=true\n');
-  const kernel = new Kernel({ log, settings: {}, packageRoot: dir });
+  const kernel = new Kernel({ channels: createChannels, log, settings: {}, packageRoot: dir });
   const users = new Users(new UserStore(dir, log), new TokenBook(60_000), new FailureThrottle(20, 60_000), kernel.channels, log);
   const ask = (r: Partial<AuthRequest>) => users.authenticate({ action: 'broadcast', protocol: 'test', remoteAddress: '10.0.0.1', ...r });
   assert.deepEqual(await ask({ user: 'fier', password: '123', mount: '/fier/default' }), { allow: true, user: 'fier' });

@@ -1,15 +1,24 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Kernel } from '../core/kernel.ts';
-import { defineModule } from '../core/module.ts';
-import { FailureThrottle } from './users/failure-throttle.ts';
-import { passwdCommand } from './users/passwd-command.ts';
-import type { UsersService } from './users/service.ts';
-import { TokenBook } from './users/tokens.ts';
-import { UserStore } from './users/user-store.ts';
-import { Users } from './users/users.ts';
+import type { Kernel } from '../../core/kernel.ts';
+import { defineModule } from '../../core/module.ts';
+import { FailureThrottle } from './failure-throttle.ts';
+import { passwdCommand } from './passwd-command.ts';
+import type { UsersService } from './service.ts';
+import { TokenBook } from './tokens.ts';
+import { UserStore } from './user-store.ts';
+import { Users } from './users.ts';
 
-export type { UsersService } from './users/service.ts';
+// The users module's public contract: what other modules may import (as `../users/index.ts`).
+export type { UsersService } from './service.ts';
+export { isSafeName } from './names.ts';
+
+declare module '../../core/kernel.ts' {
+  interface Services {
+    /** Tokens and password checks (`kernel.service('users')`). */
+    users: UsersService;
+  }
+}
 
 interface UsersSettings {
   dir: string;
@@ -38,7 +47,7 @@ export default defineModule<UsersSettings>({
   },
   flags: {
     'users-dir': { setting: 'dir', type: 'string', description: 'directory of NAME.ini user files' },
-    'token-ttl': { setting: 'tokenTtl', type: 'duration', description: 'how long a one-time token stays valid' },
+    'token-ttl': { setting: 'tokenTtl', type: 'duration' },
   },
   commands: {
     passwd: {
@@ -57,7 +66,7 @@ export default defineModule<UsersSettings>({
       kernel.channels,
       log,
     );
-    kernel.provide<UsersService>('users', users);
+    kernel.provide('users', users);
     kernel.hooks.authenticate.tapPromise('users', (request) => users.authenticate(request));
     kernel.hooks.start.tap('users', () => {
       if (!existsSync(dir)) log.warn({ dir }, 'users directory does not exist (yet); nobody can log in until it has NAME.ini files');

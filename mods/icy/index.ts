@@ -1,10 +1,9 @@
-import type { Channel } from '../core/channel.ts';
-import type { Kernel } from '../core/kernel.ts';
-import { defineModule } from '../core/module.ts';
-import type { HttpApi } from './http/api.ts';
-import { icyHeaders } from './icy/headers.ts';
-import { createIcyInserter } from './icy/inserter.ts';
-import { MetadataBlocks } from './icy/metadata-block.ts';
+import type { Channel } from '../../core/channel.ts';
+import type { Kernel } from '../../core/kernel.ts';
+import { defineModule } from '../../core/module.ts';
+import { icyHeaders } from './headers.ts';
+import { createIcyInserter } from './inserter.ts';
+import { MetadataBlocks } from './metadata-block.ts';
 
 interface IcySettings {
   metaint: number;
@@ -38,7 +37,7 @@ export default defineModule<IcySettings>({
     'icy-metaint': { setting: 'metaint', type: 'int', description: 'audio bytes between ICY metadata blocks (0 = no in-band titles)' },
   },
   apply(kernel: Kernel, s: IcySettings) {
-    const http = kernel.service<HttpApi>('http');
+    const http = kernel.service('http');
     if (!http) throw new Error('the icy module needs the http module listed before it');
     const log = kernel.logger('icy');
     const blocks = new WeakMap<Channel, MetadataBlocks>();

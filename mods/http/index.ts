@@ -1,10 +1,21 @@
-import { NEED_MORE, type Connection } from '../core/connection.ts';
-import type { Kernel } from '../core/kernel.ts';
-import { defineModule } from '../core/module.ts';
-import { createHttpHooks, type HttpApi, type HttpRequest } from './http/api.ts';
-import { looksLikeRequest, parseHead, type RequestHead } from './http/request.ts';
-import { respondText } from './http/response.ts';
-import { serveListener } from './http/listener.ts';
+import { NEED_MORE, type Connection } from '../../core/connection.ts';
+import type { Kernel } from '../../core/kernel.ts';
+import { defineModule } from '../../core/module.ts';
+import { createHttpHooks, type HttpApi, type HttpRequest } from './api.ts';
+import { looksLikeRequest, parseHead, type RequestHead } from './request.ts';
+import { respondText } from './response.ts';
+import { serveListener } from './listener.ts';
+
+// The http module's public contract: what other modules may import (as `../http/index.ts`).
+export type { HttpApi, HttpRequest, ListenerResponse } from './api.ts';
+export { CORS_HEADERS, formatHead, NO_CACHE_HEADERS, respond, respondJson, respondText } from './response.ts';
+
+declare module '../../core/kernel.ts' {
+  interface Services {
+    /** Pages, admin calls and stream responses (`kernel.service('http')`). */
+    http: HttpApi;
+  }
+}
 
 interface HttpSettings {
   maxLineBytes: number;

@@ -1,11 +1,10 @@
-import { channelSettingsSchema } from '../core/channel-settings.ts';
-import type { Kernel } from '../core/kernel.ts';
-import { defineModule } from '../core/module.ts';
-import type { HttpApi } from './http/api.ts';
-import { respond } from './http/response.ts';
-import { updateMetadata } from './icecast/admin-metadata.ts';
-import { SOURCE_METHODS } from './icecast/replies.ts';
-import { acceptSource, type IcecastSettings } from './icecast/source-request.ts';
+import { channelSettingsSchema } from '../../core/channel-settings.ts';
+import type { Kernel } from '../../core/kernel.ts';
+import { defineModule } from '../../core/module.ts';
+import { respond } from '../http/index.ts';
+import { updateMetadata } from './admin-metadata.ts';
+import { SOURCE_METHODS } from './replies.ts';
+import { acceptSource, type IcecastSettings } from './source-request.ts';
 
 const METADATA_PATHS = new Set(['/admin/metadata', '/admin/metadata.xsl']);
 
@@ -19,6 +18,8 @@ export default defineModule<IcecastSettings>({
   name: 'icecast',
   description: 'Icecast sources (PUT/SOURCE) and /admin/metadata',
   needs: ['http'],
+  // The mp3 frame bound; without the filters module a source is refused with 503.
+  uses: ['filters'],
   schema: {
     type: 'object',
     additionalProperties: false,
@@ -33,7 +34,7 @@ export default defineModule<IcecastSettings>({
     },
   },
   apply(kernel: Kernel, s: IcecastSettings) {
-    const http = kernel.service<HttpApi>('http');
+    const http = kernel.service('http');
     if (!http) throw new Error('the icecast module needs the http module listed before it');
     const log = kernel.logger('icecast');
 

@@ -1,17 +1,15 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Channel } from '../core/channel.ts';
-import { channelSettingsSchema, pickChannelSettings, type ChannelSettings } from '../core/channel-settings.ts';
-import { UserError } from '../core/errors.ts';
-import { frameFilterNames } from '../core/frame.ts';
-import type { Kernel } from '../core/kernel.ts';
-import { defineModule } from '../core/module.ts';
-import type { SourceSpec } from '../core/source.ts';
-import type { HttpApi } from './http/api.ts';
-import { directoryResolver } from './source/directory.ts';
-import { openExec } from './source/exec.ts';
-import { openPath, readSize } from './source/path.ts';
-import { openStdin, stdinKind } from './source/stdin.ts';
+import type { Channel } from '../../core/channel.ts';
+import { channelSettingsSchema, pickChannelSettings, type ChannelSettings } from '../../core/channel-settings.ts';
+import { ERR } from '../../core/errors.ts';
+import type { Kernel } from '../../core/kernel.ts';
+import { defineModule } from '../../core/module.ts';
+import type { SourceSpec } from '../../core/source.ts';
+import { directoryResolver } from './directory.ts';
+import { openExec } from './exec.ts';
+import { openPath, readSize } from './path.ts';
+import { openStdin, stdinKind } from './stdin.ts';
 
 export interface SourceSettings extends ChannelSettings {
   path: string;
@@ -28,9 +26,9 @@ export function commandOf(exec: SourceSettings['exec']): string[] {
 
 /** Throws a UserError naming the setting when no filter of that name is registered. */
 export function checkFilter(kernel: Kernel, filter: string, where: string): void {
-  const names = frameFilterNames(kernel.hooks.frameFilter as never);
+  const names = kernel.hooks.frameFilter.names();
   if (!names.includes(filter)) {
-    throw new UserError(`unknown frame filter "${filter}" for ${where}; available: ${names.join(', ') || 'none (is the filters module in main.mods?)'}`);
+    throw ERR.FILTER_UNKNOWN(filter, where, names.join(', '));
   }
 }
 
@@ -43,7 +41,10 @@ export function checkFilter(kernel: Kernel, filter: string, where: string): void
 export default defineModule<SourceSettings>({
   name: 'source',
   description: 'the default channel (streamserve\'s source flags)',
-  needs: ['http'],
+  // Every channel names a filter, checked at start.
+  needs: ['filters'],
+  // Request paths reach the default channel (and a directory's) through http's resolveChannel when it is loaded.
+  uses: ['http'],
   schema: {
     type: 'object',
     additionalProperties: false,
@@ -76,9 +77,9 @@ export default defineModule<SourceSettings>({
     const log = kernel.logger('source');
     const command = commandOf(s.exec);
     if (s.exec === true) {
-      throw new UserError('-exec needs a command after the flags, e.g. streamserve -exec arecord -f cd');
+      throw ERR.EXEC_NEEDS_COMMAND();
     }
-    if (command.length && s.path) throw new UserError('-exec and -path cannot be combined: a channel has one source');
+    if (command.length && s.path) throw ERR.EXEC_WITH_PATH();
 
     kernel.hooks.sourceOpen.tapPromise('source', async (spec, channel) => {
       switch (spec.kind) {
@@ -90,9 +91,10 @@ export default defineModule<SourceSettings>({
     });
 
     let flagChannel: Channel | undefined;
-    const http = kernel.service<HttpApi>('http');
 
     kernel.hooks.start.tapPromise('source', async () => {
+      // Looked up at start, when every module is applied: http may be listed after this module.
+      const http = kernel.service('http');
       checkFilter(kernel, s.filter, '-frame-filter');
       const settings = pickChannelSettings(s);
       let spec: SourceSpec | undefined;
@@ -102,7 +104,7 @@ export default defineModule<SourceSettings>({
         try {
           isDir = statSync(s.path).isDirectory();
         } catch (err) {
-          throw new UserError(`cannot use -path ${s.path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+          throw ERR.PATH_UNUSABLE(s.path, (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message);
         }
         if (isDir) {
           http?.hooks.resolveChannel.tap('source', directoryResolver(kernel, s.path, settings));

@@ -1,17 +1,21 @@
-import type { Framer, FramerOptions } from '../core/frame.ts';
-import type { Kernel } from '../core/kernel.ts';
-import { defineModule } from '../core/module.ts';
-import { AdtsFramer, sniffAdts } from './filters/adts.ts';
-import { AutoFramer, type Candidate } from './filters/auto.ts';
-import { ChunkFramer } from './filters/chunk.ts';
-import { FlacFramer, sniffFlac } from './filters/flac.ts';
-import { H264Framer, sniffH264 } from './filters/h264.ts';
-import { HevcFramer, sniffHevc } from './filters/hevc.ts';
-import { Mp3Framer } from './filters/mp3.ts';
-import { sniffMp3 } from './filters/mp3-sniff.ts';
-import { MpegTsFramer, sniffMpegTs } from './filters/mpegts.ts';
-import { RawFramer } from './filters/raw.ts';
-import { sniffWebm, WebmFramer } from './filters/webm.ts';
+import type { Framer, FramerOptions } from '../../core/frame.ts';
+import type { Kernel } from '../../core/kernel.ts';
+import { defineModule } from '../../core/module.ts';
+import { AdtsFramer, sniffAdts } from './adts.ts';
+import { AutoFramer, type Candidate } from './auto.ts';
+import { ChunkFramer } from './chunk.ts';
+import { FlacFramer, sniffFlac } from './flac.ts';
+import { H264Framer, sniffH264 } from './h264.ts';
+import { HevcFramer, sniffHevc } from './hevc.ts';
+import { Mp3Framer } from './mp3.ts';
+import { sniffMp3 } from './mp3-sniff.ts';
+import { MpegTsFramer, sniffMpegTs } from './mpegts.ts';
+import { OggFramer, sniffOgg } from './ogg.ts';
+import { RawFramer } from './raw.ts';
+import { sniffWebm, WebmFramer } from './webm.ts';
+
+// The filters module's public contract: what other modules may import (as `../filters/index.ts`).
+export { MAX_MPEG_FRAME } from './mp3.ts';
 
 interface FilterEntry {
   /** What users type: the name, then its aliases. */
@@ -29,6 +33,7 @@ const FILTERS: FilterEntry[] = [
   { names: ['raw'], create: (o) => new RawFramer(o) },
   { names: ['chunk'], create: (o) => new ChunkFramer(o) },
   { names: ['flac'], create: (o) => new FlacFramer(o), sniff: sniffFlac },
+  { names: ['ogg'], create: (o) => new OggFramer(o), sniff: sniffOgg },
   { names: ['webm', 'mkv', 'matroska'], create: (o) => new WebmFramer(o), sniff: sniffWebm },
   { names: ['mpegts', 'ts'], create: (o) => new MpegTsFramer(o), sniff: sniffMpegTs },
   { names: ['hevc', 'h265'], create: (o) => new HevcFramer(o), sniff: sniffHevc },
@@ -46,6 +51,6 @@ export default defineModule({
     for (const f of FILTERS) for (const name of f.names) hooks.for(name).tap('filters', (options) => f.create(options));
     const candidates: Candidate[] = FILTERS.filter((f) => f.sniff).map((f) => ({ name: f.names[0]!, sniff: f.sniff! }));
     // Through the hooks, so that an operator's module that taps a filter name first is what auto uses too.
-    hooks.for('auto').tap('filters', (options) => new AutoFramer(options, candidates, (name, o) => hooks.get(name)?.call(o)));
+    hooks.for('auto').tap('filters', (options) => new AutoFramer(options, candidates, (name, o) => kernel.framer(name, o)));
   },
 });

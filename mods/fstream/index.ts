@@ -1,9 +1,9 @@
-import { NEED_MORE } from '../core/connection.ts';
-import type { Kernel } from '../core/kernel.ts';
-import { defineModule } from '../core/module.ts';
-import type { FstreamContext, FstreamSettings } from './fstream/context.ts';
-import { sniff } from './fstream/preamble.ts';
-import { handleConnection } from './fstream/session.ts';
+import { NEED_MORE } from '../../core/connection.ts';
+import type { Kernel } from '../../core/kernel.ts';
+import { defineModule } from '../../core/module.ts';
+import type { FstreamContext, FstreamSettings } from './context.ts';
+import { sniff } from './preamble.ts';
+import { handleConnection } from './session.ts';
 
 /**
  * fstream's protocol on the shared port (and the TLS port): the handshake,
@@ -14,6 +14,8 @@ import { handleConnection } from './fstream/session.ts';
 export default defineModule<FstreamSettings>({
   name: 'fstream',
   description: 'fstream broadcast/watch/token handshake on the shared port',
+  // Its name rule for users and channels; its tokens, when it is loaded (else the token action is refused).
+  uses: ['users'],
   schema: {
     type: 'object',
     additionalProperties: false,

@@ -1,13 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Stats } from '../core/hooks.ts';
-import type { Kernel } from '../core/kernel.ts';
-import { defineModule } from '../core/module.ts';
-import type { HttpApi, HttpRequest } from './http/api.ts';
-import { NO_CACHE_HEADERS, respond, respondJson } from './http/response.ts';
-import { publicHost } from './status/host.ts';
-import { detailedStatus, icecastStatus, listenerFigures, type ServerIdentity } from './status/icestats.ts';
-import { loadStatusPage } from './status/page.ts';
+import type { Stats } from '../../core/hooks.ts';
+import type { Kernel } from '../../core/kernel.ts';
+import { defineModule } from '../../core/module.ts';
+import { NO_CACHE_HEADERS, respond, respondJson, type HttpRequest } from '../http/index.ts';
+import { publicHost } from './host.ts';
+import { detailedStatus, icecastStatus, listenerFigures, type ServerIdentity } from './icestats.ts';
+import { loadStatusPage } from './page.ts';
 
 interface StatusSettings {
   admin: string;
@@ -38,15 +37,12 @@ export default defineModule<StatusSettings>({
     },
   },
   apply(kernel: Kernel, s: StatusSettings) {
-    const http = kernel.service<HttpApi>('http')!;
+    const http = kernel.service('http')!;
     const page = loadStatusPage(join(kernel.packageRoot, 'mods', 'status', 'page.html'));
     const { version } = JSON.parse(readFileSync(join(kernel.packageRoot, 'package.json'), 'utf8')) as { version: string };
     const serverId = `streamserve ${version}`;
 
-    const snapshot = (): Stats => kernel.hooks.stats.call({
-      startedAt: kernel.startedAt,
-      channels: kernel.channels.all().map((c) => c.stats()),
-    });
+    const snapshot = (): Stats => kernel.stats();
     // A channel with a watch password is private: its name is not published.
     const listed = (stats: Stats) => stats.channels.filter((ch) => !kernel.channels.get(ch.mount)?.info.password);
     const identity = (req: HttpRequest, stats: Stats): ServerIdentity => ({
