@@ -32,7 +32,7 @@ describe('an Ogg/Opus Icecast source from ffmpeg, joined late', { skip: noFfmpeg
         assert.equal(FORMATS.oggOpus.badStart(rec.body), undefined, 'the stream begins with a beginning-of-stream page');
         const file = join(f.dir, `${mount.slice(1)}.rec`);
         writeFileSync(file, rec.body);
-        await assertLate(FORMATS.oggOpus, file, rec.body);
+        await assertLate(FORMATS.oggOpus, file, rec.body, s);
         const decoded = await decode(file);
         assert.equal(decoded.errors, '', 'ffmpeg decodes the recording without a complaint');
         assert.ok(decoded.seconds >= 2, `a few seconds of audio decoded, not ${decoded.seconds} s`);

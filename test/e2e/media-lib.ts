@@ -351,10 +351,11 @@ export const BURST = ['-burst', '1s', '-burst-bytes', '16384'];
 export const RECORD_MS = 2500;
 
 /** Where the format tells, that the recording begins well into the stream (it joined late, its burst did not reach back to the start). */
-export async function assertLate(format: MediaFormat, file: string, rec: Buffer): Promise<void> {
+export async function assertLate(format: MediaFormat, file: string, rec: Buffer, server?: Server): Promise<void> {
   if (!format.startSeconds) return;
   const at = await format.startSeconds(file, rec);
-  assert.ok(at !== undefined && at >= 0.5, `the recording begins ${at} s into the stream: a late join`);
+  const story = server ? `; the server's source log: ${JSON.stringify(server.logs.filter((l) => /source/.test(String(l.msg))).map((l) => [l.msg, l.reason ?? l.err ?? '']))}` : '';
+  assert.ok(at !== undefined && at >= 0.5, `the recording begins ${at} s into the stream: a late join${story}`);
 }
 
 /**
@@ -372,7 +373,7 @@ export async function assertLateJoin(dir: string, format: MediaFormat, sample: s
     assert.equal(format.badStart(rec.body), undefined, 'the recording begins as the format does');
     const file = join(dir, `${format.label.replace(/\W+/g, '-')}-${filter}.rec`);
     writeFileSync(file, rec.body);
-    await assertLate(format, file, rec.body);
+    await assertLate(format, file, rec.body, server);
     const decoded = await decode(file, format.demuxer);
     assert.equal(decoded.errors, '', 'ffmpeg decodes the recording without a complaint');
     assert.ok(decoded.seconds >= 2, `a few seconds of media decoded, not ${decoded.seconds} s`);
