@@ -1,8 +1,8 @@
-import { channelSettingsSchema, pickChannelSettings, type ChannelSettings } from '../core/channel-settings.ts';
-import { ERR } from '../core/errors.ts';
-import type { Kernel } from '../core/kernel.ts';
-import { defineModule } from '../core/module.ts';
-import type { ChannelInfo } from '../core/channel.ts';
+import { channelSettingsSchema, pickChannelSettings, type ChannelSettings } from '../core/contracts/channel-settings.ts';
+import { ERR } from '../core/kernel/errors.ts';
+import type { Kernel } from '../core/kernel/kernel.ts';
+import { defineModule } from '../core/kernel/module.ts';
+import type { ChannelInfo } from '../core/engine/channel.ts';
 import { checkFilter, commandOf } from './source/index.ts';
 
 interface ChannelEntry extends ChannelSettings {

@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import net from 'node:net';
 import tls from 'node:tls';
-import { NEED_MORE, type Connection } from '../core/connection.ts';
-import { ERR } from '../core/errors.ts';
-import type { Kernel } from '../core/kernel.ts';
-import { defineModule } from '../core/module.ts';
-import { writers } from '../core/writers.ts';
+import { NEED_MORE, type Connection } from '../core/contracts/connection.ts';
+import { ERR } from '../core/kernel/errors.ts';
+import type { Kernel } from '../core/kernel/kernel.ts';
+import { defineModule } from '../core/kernel/module.ts';
+import { writers } from '../core/engine/writers.ts';
 
 interface ServerSettings {
   address: string;

@@ -1,4 +1,4 @@
-import { DEFAULT_FRAME_BYTES, frameLimit, type FrameEmit, type Framer, type FramerOptions, type StreamFormat } from '../../core/frame.ts';
+import { DEFAULT_FRAME_BYTES, frameLimit, type FrameEmit, type Framer, type FramerOptions, type StreamFormat } from '../../core/contracts/frame.ts';
 import { Carry } from './carry.ts';
 import { crc16, crc16Advance } from './flac-crc.ts';
 import {

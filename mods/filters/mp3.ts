@@ -1,4 +1,4 @@
-import type { FrameEmit, Framer, FramerOptions } from '../../core/frame.ts';
+import type { FrameEmit, Framer, FramerOptions } from '../../core/contracts/frame.ts';
 
 /** The largest legal MPEG audio frame: MPEG-2.5 layer II, 160 kbit/s, 8 kHz, padded. */
 export const MAX_MPEG_FRAME = 2881;

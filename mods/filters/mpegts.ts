@@ -1,4 +1,4 @@
-import { frameLimit, type FrameEmit, type Framer, type FramerOptions, type StreamFormat } from '../../core/frame.ts';
+import { frameLimit, type FrameEmit, type Framer, type FramerOptions, type StreamFormat } from '../../core/contracts/frame.ts';
 import { isSliceCodec, KeyFrameScanner } from './mpegts-keyframe.ts';
 import { PACKET, parsePat, parsePmt, SectionReader, type ElementaryStream, type ProgramMap } from './mpegts-psi.ts';
 import { LOCK_PACKETS, PacketSync } from './mpegts-sync.ts';

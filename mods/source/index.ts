@@ -1,11 +1,11 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Channel } from '../../core/channel.ts';
-import { channelSettingsSchema, pickChannelSettings, type ChannelSettings } from '../../core/channel-settings.ts';
-import { ERR } from '../../core/errors.ts';
-import type { Kernel } from '../../core/kernel.ts';
-import { defineModule } from '../../core/module.ts';
-import type { SourceSpec } from '../../core/source.ts';
+import type { Channel } from '../../core/engine/channel.ts';
+import { channelSettingsSchema, pickChannelSettings, type ChannelSettings } from '../../core/contracts/channel-settings.ts';
+import { ERR } from '../../core/kernel/errors.ts';
+import type { Kernel } from '../../core/kernel/kernel.ts';
+import { defineModule } from '../../core/kernel/module.ts';
+import type { SourceSpec } from '../../core/contracts/source.ts';
 import { directoryResolver } from './directory.ts';
 import { openExec } from './exec.ts';
 import { openPath, readSize } from './path.ts';

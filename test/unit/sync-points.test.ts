@@ -10,11 +10,11 @@ import type net from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import type { Channel } from '../../core/channel.ts';
-import { channelDefaults, type ChannelSettings } from '../../core/channel-settings.ts';
-import { Kernel } from '../../core/kernel.ts';
-import { createChannels } from '../../core/channels.ts';
-import { Ring } from '../../core/ring.ts';
+import type { Channel } from '../../core/engine/channel.ts';
+import { channelDefaults, type ChannelSettings } from '../../core/contracts/channel-settings.ts';
+import { Kernel } from '../../core/kernel/kernel.ts';
+import { createChannels } from '../../core/engine/channels.ts';
+import { Ring } from '../../core/engine/ring.ts';
 import { root } from '../helpers/server.ts';
 
 /** Records writes; `writableLength` is set by the test to play a peer that stopped reading. */

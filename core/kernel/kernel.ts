@@ -1,8 +1,8 @@
 import type { Hook, HookMap } from 'tapable';
-import type { AuthDecision, AuthRequest } from './auth.ts';
-import type { ChannelRegistry, EngineHost } from './channels.ts';
-import type { Connection, SniffResult } from './connection.ts';
-import type { Framer, FramerOptions } from './frame.ts';
+import type { AuthDecision, AuthRequest } from '../contracts/auth.ts';
+import type { ChannelRegistry, EngineHost } from '../engine/channels.ts';
+import type { Connection, SniffResult } from '../contracts/connection.ts';
+import type { Framer, FramerOptions } from '../contracts/frame.ts';
 import { ERR, HookError, isDisconnect, UserError } from './errors.ts';
 import { createHooks, type Hooks, type Stats } from './hooks.ts';
 import type { Logger } from './log.ts';
@@ -23,7 +23,7 @@ const APPLY_TIMEOUT_MS = 10_000;
  * knows no module. A module that provides a service adds its entry from its
  * public `index.ts` by declaration merging,
  *
- *     declare module '../../core/kernel.ts' { interface Services { http: HttpApi } }
+ *     declare module '../../../core/kernel.ts' { interface Services { http: HttpApi } }
  *
  * so `kernel.service('http')` is typed for every module that imports that
  * index (as a consumer does for the API's types anyway), and a name can have

@@ -1,10 +1,10 @@
 import { AsyncSeriesBailHook, AsyncSeriesHook, HookMap, SyncBailHook, SyncHook, SyncWaterfallHook } from 'tapable';
-import type { AuthDecision, AuthRequest } from './auth.ts';
-import type { Channel } from './channel.ts';
-import type { Connection, SniffResult } from './connection.ts';
-import type { Framer, FramerOptions } from './frame.ts';
-import type { Listener } from './listener.ts';
-import type { OpenedSource, SourceSpec } from './source.ts';
+import type { AuthDecision, AuthRequest } from '../contracts/auth.ts';
+import type { Channel } from '../engine/channel.ts';
+import type { Connection, SniffResult } from '../contracts/connection.ts';
+import type { Framer, FramerOptions } from '../contracts/frame.ts';
+import type { Listener } from '../engine/listener.ts';
+import type { OpenedSource, SourceSpec } from '../contracts/source.ts';
 
 /** What a new listener asks to join; `listenerJoin` taps may refuse it. */
 export interface ListenerRequest {

@@ -1,8 +1,8 @@
 import { Channel } from './channel.ts';
-import type { ChannelSettings } from './channel-settings.ts';
-import type { Hooks } from './hooks.ts';
-import type { Logger } from './log.ts';
-import type { OpenedSource, SourceSpec } from './source.ts';
+import type { ChannelSettings } from '../contracts/channel-settings.ts';
+import type { Hooks } from '../kernel/hooks.ts';
+import type { Logger } from '../kernel/log.ts';
+import type { OpenedSource, SourceSpec } from '../contracts/source.ts';
 
 /** What the engine needs of the kernel: the hooks it calls and the log. */
 export interface EngineHost {

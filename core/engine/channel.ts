@@ -1,11 +1,11 @@
 import type { Socket } from 'node:net';
-import type { AuthRequest } from './auth.ts';
-import { DEFAULT_CONTENT_TYPE, type ChannelSettings } from './channel-settings.ts';
+import type { AuthRequest } from '../contracts/auth.ts';
+import { DEFAULT_CONTENT_TYPE, type ChannelSettings } from '../contracts/channel-settings.ts';
 import type { EngineContext } from './channels.ts';
 import { Listener, type ListenerOptions } from './listener.ts';
-import { sameSecret } from './secret.ts';
+import { sameSecret } from '../contracts/secret.ts';
 import { payloadBytes, Ring, type Payload } from './ring.ts';
-import type { SourceSpec } from './source.ts';
+import type { SourceSpec } from '../contracts/source.ts';
 import { SourceRunner } from './source-runner.ts';
 import { writers } from './writers.ts';
 
