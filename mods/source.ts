@@ -14,7 +14,8 @@ import { openPath, readSize } from './source/path.ts';
 import { openStdin, stdinKind } from './source/stdin.ts';
 
 export interface SourceSettings extends ChannelSettings {
-  path: string;
+  /** Unset when no source path was given; never empty (an empty one is refused). */
+  path?: string;
   /** The command after -exec; a string runs through `sh -c`. */
   exec: string[] | string | boolean;
   demo: boolean;
@@ -49,7 +50,8 @@ export default defineModule<SourceSettings>({
     additionalProperties: false,
     properties: {
       ...channelSettingsSchema,
-      path: { type: 'string', default: '', description: 'source file, fifo, device, or directory of them' },
+      // No default: unset means "not given" (then -exec or standard input), so an empty path given is an error.
+      path: { type: 'string', description: 'source file, fifo, device, or directory of them' },
       exec: { type: ['array', 'string', 'boolean'], items: { type: 'string' }, default: [], description: 'command whose stdout is the source' },
       demo: { type: 'boolean', default: true, description: 'serve the built-in demo channel at /demo.mp3 when no source is given' },
     },
@@ -75,6 +77,10 @@ export default defineModule<SourceSettings>({
   apply(kernel: Kernel, s: SourceSettings) {
     const log = kernel.logger('source');
     const command = commandOf(s.exec);
+    if (s.path === '') {
+      // As streamserve: an empty path is a mistake (an unset variable in a script), not a request for standard input.
+      throw new UserError('-path must not be empty: give a fifo, file, device or directory, or leave -path out to read standard input');
+    }
     if (s.exec === true) {
       throw new UserError('-exec needs a command after the flags, e.g. streamserve -exec arecord -f cd');
     }
