@@ -170,3 +170,23 @@ test('the burst is media time back to a sync point when frames know their durati
   assert.ok(socket.text.startsWith('K030;'), socket.text.slice(0, 20));
   k.channels.closeAll();
 });
+
+test('a listener moved to another channel stays connected and goes on at its newest sync point, its header first', async () => {
+  const k = new Kernel({ channels: createChannels, log: pino({ level: 'silent' }), settings: {}, packageRoot: root });
+  const a = k.channels.create('/a', { ...channelDefaults, burstBytes: 0 });
+  const b = k.channels.create('/b', { ...channelDefaults, burstBytes: 0 });
+  const { socket, l } = join(a);
+  push(a, 0, 3, 1, Buffer.from('[HA]'));
+  await flushed();
+  push(b, 0, 8, 3, Buffer.from('[HB]'));
+  assert.equal(a.moveListener(l, b), true);
+  assert.equal(a.moveListener(l, b), false, 'it is no longer a listener of /a');
+  assert.equal(l.channel, b);
+  assert.deepEqual([a.listeners.length, b.listeners.length], [0, 1]);
+  await flushed();
+  assert.equal(socket.text, '[HA]K000;K001;K002;[HB]K006;d007;');
+  assert.equal(socket.destroyed, false);
+  socket.destroy();
+  assert.equal(b.listeners.length, 0, 'closing its socket takes it out of the channel it is in now');
+  k.channels.closeAll();
+});
