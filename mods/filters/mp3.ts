@@ -127,7 +127,9 @@ function id3HeaderByteOk(i: number, b: number): boolean {
 export class Mp3Framer implements Framer {
   invalidBytes = 0;
   readonly contentType = 'audio/mpeg';
-  readonly format: StreamFormat = { name: 'mp3' };
+  /** Version, layer, sample rate and mode of the stream locked on last: what must match for two streams to follow each other. */
+  format: StreamFormat = { name: 'mp3' };
+  private described = -1;
   /** Largest frame accepted. */
   readonly maxFrame: number;
   /** Bytes held back from the previous pushes, not yet enough to decide. */
@@ -177,6 +179,15 @@ export class Mp3Framer implements Framer {
       this.parts.push(data.subarray(rest));
       this.held = data.length - rest;
     }
+  }
+
+  private describe(h: number, sig: number): void {
+    this.described = sig;
+    const version = ['MPEG-2.5', '', 'MPEG-2', 'MPEG-1'][(h >>> 19) & 3]!;
+    const layer = ['', 'III', 'II', 'I'][(h >>> 17) & 3]!;
+    const rate = SAMPLE_RATES[(h >>> 19) & 3]![(h >>> 10) & 3]!;
+    const codec = layer === 'III' ? 'mp3' : layer === 'II' ? 'mp2' : 'mp1';
+    this.format = { name: 'mp3', codec, params: `${version} layer ${layer} ${rate} Hz ${((h >>> 6) & 3) === 3 ? 'mono' : 'stereo'}` };
   }
 
   reset(): void {
@@ -252,6 +263,7 @@ export class Mp3Framer implements Framer {
           const sig = signature(h);
           if (sig === this.previous) this.stream = sig;
           this.lock = this.previous = sig;
+          if (sig !== this.described) this.describe(h, sig);
           emit(data.subarray(pos, pos + size), DURATION_MS[(h >>> 9) & 0xfff]!);
           pos += size;
           continue;

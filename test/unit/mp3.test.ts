@@ -668,3 +668,15 @@ describe('mp3 filter memory', () => {
     assert.ok(Buffer.concat(got).equals(Buffer.concat(want)), 'no frame is made of reused memory');
   });
 });
+
+describe('mp3 filter format', () => {
+  it('reports version, layer, rate and mode of the stream it locked on', () => {
+    const demo = readFileSync(fileURLToPath(new URL('../../mods/demo/demo.mp3', import.meta.url)));
+    const framer = new Mp3Framer({ frameBytes: 0 });
+    assert.deepEqual(framer.format, { name: 'mp3' }, 'nothing known before the first frame');
+    framer.push(demo, () => {});
+    assert.equal(framer.format.name, 'mp3');
+    assert.match(framer.format.params ?? '', /^MPEG-(1|2|2\.5) layer (I|II|III) \d+ Hz (mono|stereo)$/);
+    assert.equal(framer.contentType, 'audio/mpeg');
+  });
+});
