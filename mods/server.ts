@@ -158,6 +158,17 @@ export default defineModule<ServerSettings>({
     secure?.on('tlsClientError', (err, socket) => {
       log.info({ err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
     });
+    // SIGHUP: renewed certificate files (same paths or new ones) serve new connections; open ones keep theirs.
+    kernel.hooks.reload.tap('server', (settings) => {
+      if (!secure) return;
+      const next = settings.server as ServerSettings;
+      try {
+        secure.setSecureContext({ cert: readFileSync(next.tlsCert), key: readFileSync(next.tlsKey) });
+      } catch (err) {
+        throw ERR.TLS_UNREADABLE(next.tlsCert, next.tlsKey, (err as Error).message);
+      }
+      log.info({ cert: next.tlsCert }, 'TLS certificate reloaded');
+    });
 
     kernel.hooks.start.tapPromise('server', async () => {
       const bound = await listen(plain, s.address, '-address');

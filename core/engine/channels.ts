@@ -71,6 +71,22 @@ export class ChannelRegistry {
   }
 
   /**
+   * Puts a new channel at `mount` in place of the one there (new settings or
+   * source), moving its listeners over without disconnecting them: they go on
+   * at the new channel's first sync point. The old channel closes.
+   */
+  replace(mount: string, settings: ChannelSettings, spec?: SourceSpec): Channel {
+    const old = this.byMount.get(mount);
+    if (!old) return this.create(mount, settings, spec);
+    this.byMount.delete(mount);
+    const channel = this.create(mount, settings, spec);
+    for (const l of [...old.listeners]) old.moveListener(l, channel);
+    old.close();
+    this.host.hooks.channelClosed.call(old);
+    return channel;
+  }
+
+  /**
    * The one way a pushed source (a broadcaster) gets in: onto the channel at
    * `mount`, made now with `settings`, or the one an earlier source left in its
    * grace period (its listeners resume). Refused while the mount is fed from the

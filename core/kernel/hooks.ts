@@ -66,6 +66,12 @@ export function createHooks() {
   return Object.freeze({
     /** All modules applied: open ports, start sources. */
     start: new AsyncSeriesHook<[]>([]),
+    /**
+     * The settings file was read again (SIGHUP) and the whole was valid: each
+     * module applies what changed in its own section (`previous` is what it
+     * ran with). Modules that do not tap it keep their settings until a restart.
+     */
+    reload: new AsyncSeriesHook<[settings: Readonly<Record<string, unknown>>, previous: Readonly<Record<string, unknown>>]>(['settings', 'previous']),
     /** Graceful shutdown (SIGINT/SIGTERM, or the only source ended); bounded in time by the kernel. */
     stop: new AsyncSeriesHook<[reason: string]>(['reason']),
 
