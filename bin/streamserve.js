@@ -3,13 +3,13 @@
 // The server's entry point: runs the compiled kernel from dist/ (npm run build).
 import { existsSync } from 'node:fs';
 
-const cli = new URL('../dist/core/cli.js', import.meta.url);
+const cli = new URL('../dist/core/kernel/cli.js', import.meta.url);
 if (!existsSync(cli)) {
   process.stderr.write('streamserve: not built yet; run `npm run build` (or `npm start`) first\n');
   process.exit(2);
 }
 const { main, runCommand } = await import(cli.href);
-const { UserError } = await import(new URL('../dist/core/errors.js', import.meta.url).href);
+const { UserError } = await import(new URL('../dist/core/kernel/errors.js', import.meta.url).href);
 try {
   const argv = process.argv.slice(2);
   process.exit((await runCommand(argv)) ?? (await main(argv)));

@@ -1,8 +1,8 @@
-import { channelSettingsSchema, pickChannelSettings, type ChannelSettings } from '../core/channel-settings.ts';
-import { ERR } from '../core/errors.ts';
-import type { Kernel } from '../core/kernel.ts';
-import { defineModule } from '../core/module.ts';
-import type { ChannelInfo } from '../core/channel.ts';
+import { channelSettingsSchema, pickChannelSettings, type ChannelSettings } from '../core/contracts/channel-settings.ts';
+import { ERR } from '../core/kernel/errors.ts';
+import type { Kernel } from '../core/kernel/kernel.ts';
+import { defineModule } from '../core/kernel/module.ts';
+import type { ChannelInfo } from '../core/engine/channel.ts';
 import { checkFilter, commandOf } from './source/index.ts';
 
 interface ChannelEntry extends ChannelSettings {
@@ -42,21 +42,64 @@ export default defineModule<ChannelEntry[]>({
     },
   },
   apply(kernel: Kernel, entries: ChannelEntry[]) {
-    const seen = new Set<string>();
-    entries.forEach((e, i) => {
-      const at = `channels[${i}] (${e.mount})`;
-      if (seen.has(e.mount)) throw ERR.CHANNEL_MOUNT_TWICE(at, e.mount);
-      seen.add(e.mount);
-      if (!e.path === !e.exec) throw ERR.CHANNEL_SOURCE_CHOICE(at);
-    });
-    kernel.hooks.start.tap('channels', () => {
-      entries.forEach((e, i) => {
-        checkFilter(kernel, e.filter, `setting channels[${i}].filter`);
-        const spec = e.exec ? { kind: 'exec', command: commandOf(e.exec) } : { kind: 'path', path: e.path };
-        const channel = kernel.channels.create(e.mount, pickChannelSettings(e), spec);
-        const info: ChannelInfo = { name: e.name, description: e.description, genre: e.genre };
-        channel.info = info;
+    check(entries);
+    const log = kernel.logger('channels');
+    const open = (e: ChannelEntry, i: number, how: 'create' | 'replace') => {
+      checkFilter(kernel, e.filter, `setting channels[${i}].filter`);
+      const spec = e.exec ? { kind: 'exec', command: commandOf(e.exec) } : { kind: 'path', path: e.path };
+      const channel = kernel.channels[how](e.mount, pickChannelSettings(e), spec);
+      channel.info = infoOf(e);
+    };
+    let running = entries;
+    kernel.hooks.start.tap('channels', () => entries.forEach((e, i) => open(e, i, 'create')));
+    // SIGHUP: channels added, changed or removed take effect; listeners of unchanged ones are not touched.
+    kernel.hooks.reload.tap('channels', (settings) => {
+      const next = (settings.channels ?? []) as ChannelEntry[];
+      check(next);
+      next.forEach((e, i) => checkFilter(kernel, e.filter, `setting channels[${i}].filter`));
+      const before = new Map(running.map((e) => [e.mount, e]));
+      const after = new Set(next.map((e) => e.mount));
+      for (const e of running) {
+        if (after.has(e.mount)) continue;
+        const channel = kernel.channels.get(e.mount);
+        if (channel) kernel.channels.remove(channel);
+        log.info({ mount: e.mount }, 'channel removed by reload');
+      }
+      next.forEach((e, i) => {
+        const was = before.get(e.mount);
+        if (!was) {
+          open(e, i, 'create');
+          log.info({ mount: e.mount }, 'channel added by reload');
+        } else if (JSON.stringify(withoutInfo(was)) !== JSON.stringify(withoutInfo(e))) {
+          open(e, i, 'replace');
+          log.info({ mount: e.mount }, 'channel changed by reload; its listeners moved to the new one');
+        } else if (JSON.stringify(was) !== JSON.stringify(e)) {
+          const channel = kernel.channels.get(e.mount);
+          if (channel) channel.info = { ...channel.info, ...infoOf(e) };
+        }
       });
+      running = next;
     });
   },
 });
+
+/** Every mount once, and one source each; throws the setting's error otherwise. */
+function check(entries: ChannelEntry[]): void {
+  const seen = new Set<string>();
+  entries.forEach((e, i) => {
+    const at = `channels[${i}] (${e.mount})`;
+    if (seen.has(e.mount)) throw ERR.CHANNEL_MOUNT_TWICE(at, e.mount);
+    seen.add(e.mount);
+    if (!e.path === !e.exec) throw ERR.CHANNEL_SOURCE_CHOICE(at);
+  });
+}
+
+function infoOf(e: ChannelEntry): ChannelInfo {
+  return { name: e.name, description: e.description, genre: e.genre };
+}
+
+/** What a channel is without its descriptive fields: a change here needs a new channel. */
+function withoutInfo(e: ChannelEntry): Omit<ChannelEntry, 'name' | 'description' | 'genre'> {
+  const { name: _n, description: _d, genre: _g, ...rest } = e;
+  return rest;
+}

@@ -1,9 +1,9 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import type { Channel } from '../core/channel.ts';
-import type { Kernel } from '../core/kernel.ts';
-import { defineModule } from '../core/module.ts';
-import { slabCounters } from '../core/slab.ts';
-import { writers } from '../core/writers.ts';
+import type { Channel } from '../core/engine/channel.ts';
+import type { Kernel } from '../core/kernel/kernel.ts';
+import { defineModule } from '../core/kernel/module.ts';
+import { slabCounters } from '../core/engine/slab.ts';
+import { writers } from '../core/engine/writers.ts';
 import { NO_CACHE_HEADERS, respond, respondText } from './http/index.ts';
 
 interface MetricsSettings {

@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import net from 'node:net';
 import tls from 'node:tls';
-import { NEED_MORE, type Connection } from '../core/connection.ts';
-import { ERR } from '../core/errors.ts';
-import type { Kernel } from '../core/kernel.ts';
-import { defineModule } from '../core/module.ts';
-import { writers } from '../core/writers.ts';
+import { NEED_MORE, type Connection } from '../core/contracts/connection.ts';
+import { ERR } from '../core/kernel/errors.ts';
+import type { Kernel } from '../core/kernel/kernel.ts';
+import { defineModule } from '../core/kernel/module.ts';
+import { writers } from '../core/engine/writers.ts';
 
 interface ServerSettings {
   address: string;
@@ -157,6 +157,17 @@ export default defineModule<ServerSettings>({
     const secure = tlsOptions ? tls.createServer(tlsOptions, (socket) => accept(socket, true)) : undefined;
     secure?.on('tlsClientError', (err, socket) => {
       log.info({ err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
+    });
+    // SIGHUP: renewed certificate files (same paths or new ones) serve new connections; open ones keep theirs.
+    kernel.hooks.reload.tap('server', (settings) => {
+      if (!secure) return;
+      const next = settings.server as ServerSettings;
+      try {
+        secure.setSecureContext({ cert: readFileSync(next.tlsCert), key: readFileSync(next.tlsKey) });
+      } catch (err) {
+        throw ERR.TLS_UNREADABLE(next.tlsCert, next.tlsKey, (err as Error).message);
+      }
+      log.info({ cert: next.tlsCert }, 'TLS certificate reloaded');
     });
 
     kernel.hooks.start.tapPromise('server', async () => {

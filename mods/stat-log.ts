@@ -1,5 +1,5 @@
-import type { Kernel } from '../core/kernel.ts';
-import { defineModule } from '../core/module.ts';
+import type { Kernel } from '../core/kernel/kernel.ts';
+import { defineModule } from '../core/kernel/module.ts';
 
 interface StatLogSettings {
   interval: number;

@@ -1,4 +1,4 @@
-import { frameLimit, type FrameEmit, type Framer, type FramerOptions, type StreamFormat } from '../../core/frame.ts';
+import { frameLimit, type FrameEmit, type Framer, type FramerOptions, type StreamFormat } from '../../core/contracts/frame.ts';
 import { Carry } from './carry.ts';
 
 /** The filter's own bound on a frame (see `frameLimit`): frame_length is 13 bits, so 8191 at most. */

@@ -1,4 +1,4 @@
-import type { FrameEmit, Framer, StreamFormat } from '../../core/frame.ts';
+import type { FrameEmit, Framer, StreamFormat } from '../../core/contracts/frame.ts';
 
 /**
  * Annex B byte streams (H.264 and HEVC elementary streams): NAL units behind

@@ -1,4 +1,4 @@
-import { DEFAULT_FRAME_BYTES, type FrameEmit, type Framer, type FramerOptions, type StreamFormat } from '../../core/frame.ts';
+import { DEFAULT_FRAME_BYTES, type FrameEmit, type Framer, type FramerOptions, type StreamFormat } from '../../core/contracts/frame.ts';
 
 /** A filter `auto` may pick, and how it recognises the first bytes of its format. */
 export interface Candidate {

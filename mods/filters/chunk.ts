@@ -1,4 +1,4 @@
-import type { FrameEmit, Framer, FramerOptions } from '../../core/frame.ts';
+import type { FrameEmit, Framer, FramerOptions } from '../../core/contracts/frame.ts';
 
 /**
  * The `chunk` frame filter, for streams of no known format (fstream

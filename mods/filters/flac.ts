@@ -1,4 +1,4 @@
-import { DEFAULT_FRAME_BYTES, frameLimit, type FrameEmit, type Framer, type FramerOptions, type StreamFormat } from '../../core/frame.ts';
+import { DEFAULT_FRAME_BYTES, frameLimit, type FrameEmit, type Framer, type FramerOptions, type StreamFormat } from '../../core/contracts/frame.ts';
 import { Carry } from './carry.ts';
 import { crc16, crc16Advance } from './flac-crc.ts';
 import {
@@ -67,6 +67,8 @@ interface Metadata {
  * decodes bare frames too, but this way players that insist on "fLaC" can
  * start as well. Frames that leave rate or bits to STREAMINFO get no header.
  */
+const EMPTY = Buffer.alloc(0);
+
 export class FlacFramer implements Framer {
   invalidBytes = 0;
   header: Buffer | undefined;
@@ -103,6 +105,25 @@ export class FlacFramer implements Framer {
     const from = this.scan(data, emit);
     this.base += from;
     this.carry.keep(data, from);
+  }
+
+  /**
+   * The source ended: the frame under way has no next header to prove its
+   * end, so the end of the stream does, with the frame's CRC-16 over it.
+   */
+  flush(emit: FrameEmit): void {
+    if (this.meta || !this.carry.length) return;
+    const data = this.carry.join(EMPTY);
+    const end = this.base + data.length;
+    const crc = crc16(this.crc, data, this.scanAt - this.base, data.length);
+    const last = this.alive.find((p) => this.ends(p, end, crc));
+    if (!last) return;
+    this.emitFrame(data, last, end, emit);
+    this.carry.keep(data, data.length);
+    this.base = this.scanAt = this.done = end;
+    this.crc = 0;
+    this.alive = [];
+    this.byNext.clear();
   }
 
   reset(): void {

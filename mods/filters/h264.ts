@@ -1,4 +1,4 @@
-import { frameLimit, type FramerOptions } from '../../core/frame.ts';
+import { frameLimit, type FramerOptions } from '../../core/contracts/frame.ts';
 import {
   AnnexBFramer, CHROMA_NAMES, CONVINCING, IMPLAUSIBLE, NAL_INVALID, NAL_PARAMETER_SET, NAL_STARTS_AU, NAL_SYNC, NAL_VCL, NEED_MORE,
   NEUTRAL, PLAUSIBLE, sniffAnnexB,

@@ -1,6 +1,6 @@
-import type { Framer, FramerOptions } from '../../core/frame.ts';
-import type { Kernel } from '../../core/kernel.ts';
-import { defineModule } from '../../core/module.ts';
+import type { Framer, FramerOptions } from '../../core/contracts/frame.ts';
+import type { Kernel } from '../../core/kernel/kernel.ts';
+import { defineModule } from '../../core/kernel/module.ts';
 import { AdtsFramer, sniffAdts } from './adts.ts';
 import { AutoFramer, type Candidate } from './auto.ts';
 import { ChunkFramer } from './chunk.ts';

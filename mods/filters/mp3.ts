@@ -1,4 +1,4 @@
-import type { FrameEmit, Framer, FramerOptions } from '../../core/frame.ts';
+import type { FrameEmit, Framer, FramerOptions, StreamFormat } from '../../core/contracts/frame.ts';
 
 /** The largest legal MPEG audio frame: MPEG-2.5 layer II, 160 kbit/s, 8 kHz, padded. */
 export const MAX_MPEG_FRAME = 2881;
@@ -60,6 +60,15 @@ function signature(h: number): number {
   return (h & 0xfffe0c00) | (((h >>> 6) & 3) === 3 ? 1 : 0);
 }
 
+/** Verdicts on a candidate frame out of sync (any other is a byte count still needed). */
+const BELIEVED = -1;
+const REFUSED = -2;
+/** What `rival` finds besides a position. */
+const NONE = -1;
+const MORE = -2;
+/** No signature (signatures have bit 1 clear, so never -1 or -3): nothing known clear. */
+const UNKNOWN = -3;
+
 const ID3 = Buffer.from('ID3');
 const I = 0x49;
 
@@ -86,18 +95,41 @@ function id3HeaderByteOk(i: number, b: number): boolean {
 
 /**
  * Cuts MPEG audio (MPEG-1/2/2.5, layers I–III) into physical frames with their
- * duration. Out of sync, a candidate frame counts only when the next frame's
- * header follows it with the same signature, so sync words inside audio data
- * are not mistaken for frames. In sync, a frame whose header matches the
- * stream's signature is emitted as soon as it is complete (no wait for the
- * next one: lower latency); any other byte there drops back to searching.
- * ID3v2 tags are skipped silently; everything else discarded counts as invalid.
+ * duration. In sync, a frame whose header matches the stream's signature is
+ * emitted as soon as it is complete (no wait for the next one: lower latency);
+ * any other byte there drops back to searching.
  *
+ * Out of sync, as in Go streamserve, a valid header with its whole frame is a
+ * frame, junk after it or not, unless something speaks against it:
+ * - a header starts inside it: a sync word in junk overlapping the frame that
+ *   follows, or one inside audio data. For a frame of the running stream (two
+ *   frames believed in a row were of it, junk between them or not), resuming
+ *   after junk, only a header of that stream counts;
+ * - a stream is running and the candidate is of another: a sync word in junk
+ *   spliced into the stream. A header of the running stream inside it refuses
+ *   it at once;
+ * - nothing was believed yet and junk came first: a source opened in the
+ *   middle of a frame, whose audio data may hold sync words.
+ * Then only the next frame's header, right after it and of its stream, vouches
+ * for it. A stream's signature is what stays constant along it: version,
+ * layer, sample rate, mono or not.
+ *
+ * Nothing in the bytes tells these from frames, so they pass: a header of the
+ * running stream whose whole frame lies in junk, or that junk starts with right
+ * after a frame; a lone header of another stream whose whole frame lies in the
+ * junk after the first frame (lone frames of different streams in a row are
+ * frames: streamserve's test vectors).
+ *
+ * ID3v2 tags are skipped silently; everything else discarded counts as invalid.
  * At most one candidate frame plus a header is ever held back, so junk cannot
  * grow memory, and each junk byte is looked at a bounded number of times.
  */
 export class Mp3Framer implements Framer {
   invalidBytes = 0;
+  readonly contentType = 'audio/mpeg';
+  /** Version, layer, sample rate and mode of the stream locked on last: what must match for two streams to follow each other. */
+  format: StreamFormat = { name: 'mp3' };
+  private described = -1;
   /** Largest frame accepted. */
   readonly maxFrame: number;
   /** Bytes held back from the previous pushes, not yet enough to decide. */
@@ -109,6 +141,16 @@ export class Mp3Framer implements Framer {
   private skip = 0;
   /** The locked stream's signature, or -1 while searching. */
   private lock = -1;
+  /** Signature of the last stream two frames in a row were of (junk between them or not), or -1: what junk interrupts. */
+  private stream = -1;
+  /** Signature of the last frame believed, or -1 since the start. */
+  private previous = -1;
+  /** `invalidBytes` at the start: while it is unchanged and nothing was believed, the source has had no junk. */
+  private startMark = 0;
+  /** Within one scan: no header of signature `clearSig` (-1: of any) starts in [clearFrom, clearTo). */
+  private clearSig = UNKNOWN;
+  private clearFrom = 0;
+  private clearTo = 0;
 
   constructor(options: FramerOptions) {
     const n = options.frameBytes;
@@ -124,7 +166,8 @@ export class Mp3Framer implements Framer {
     if (!chunk.length) return;
     this.held += chunk.length;
     if (this.held < this.need) {
-      this.parts.push(chunk);
+      // A copy: the chunks may be reused once this push returns (`core/contracts/frame.ts`), and these wait for more.
+      this.parts = [Buffer.concat([...this.parts, chunk], this.held)];
       return;
     }
     const data = this.parts.length ? Buffer.concat([...this.parts, chunk], this.held) : chunk;
@@ -138,6 +181,15 @@ export class Mp3Framer implements Framer {
     }
   }
 
+  private describe(h: number, sig: number): void {
+    this.described = sig;
+    const version = ['MPEG-2.5', '', 'MPEG-2', 'MPEG-1'][(h >>> 19) & 3]!;
+    const layer = ['', 'III', 'II', 'I'][(h >>> 17) & 3]!;
+    const rate = SAMPLE_RATES[(h >>> 19) & 3]![(h >>> 10) & 3]!;
+    const codec = layer === 'III' ? 'mp3' : layer === 'II' ? 'mp2' : 'mp1';
+    this.format = { name: 'mp3', codec, params: `${version} layer ${layer} ${rate} Hz ${((h >>> 6) & 3) === 3 ? 'mono' : 'stereo'}` };
+  }
+
   reset(): void {
     // A frame cut short by the end of a source is as lost as junk.
     this.invalidBytes += this.held;
@@ -146,12 +198,16 @@ export class Mp3Framer implements Framer {
     this.need = 0;
     this.skip = 0;
     this.lock = -1;
+    this.stream = -1;
+    this.previous = -1;
+    this.startMark = this.invalidBytes;
   }
 
   /** Emits what `data` completes; returns where the undecided tail starts and sets `need` for it. */
   private scan(data: Buffer, emit: FrameEmit): number {
     const end = data.length;
     let pos = 0;
+    this.clearSig = UNKNOWN;
     // Next 0xFF and next "ID3" at or after pos (end when none); found once, reused while ahead of pos.
     let nextSync = -1;
     let nextTag = -1;
@@ -162,6 +218,7 @@ export class Mp3Framer implements Framer {
         const size = frameSize(h);
         if (size && size <= this.maxFrame && signature(h) === this.lock) {
           if (end - pos < size) return this.wait(pos, size);
+          this.stream = this.lock;
           emit(data.subarray(pos, pos + size), DURATION_MS[(h >>> 9) & 0xfff]!);
           pos += size;
           continue;
@@ -201,19 +258,80 @@ export class Mp3Framer implements Framer {
       const h = data.readUInt32BE(pos);
       const size = frameSize(h);
       if (size && size <= this.maxFrame) {
-        if (end - pos < size + 4) return this.wait(pos, size + 4);
-        const next = data.readUInt32BE(pos + size);
-        if (frameSize(next) && signature(next) === signature(h)) {
-          this.lock = signature(h);
+        const verdict = this.judge(data, pos, size, h);
+        if (verdict === BELIEVED) {
+          const sig = signature(h);
+          if (sig === this.previous) this.stream = sig;
+          this.lock = this.previous = sig;
+          if (sig !== this.described) this.describe(h, sig);
           emit(data.subarray(pos, pos + size), DURATION_MS[(h >>> 9) & 0xfff]!);
           pos += size;
           continue;
         }
+        if (verdict !== REFUSED) return this.wait(pos, verdict);
       }
       this.invalidBytes++;
       pos++;
     }
     return end;
+  }
+
+  /**
+   * Out of sync: whether the candidate frame at `pos` (header `h`, `size`
+   * bytes) is BELIEVED or REFUSED, or else how many bytes from `pos` must be
+   * held to tell. It may be judged before the whole frame is there: a rival
+   * found in the part that is there is the first in the whole frame too.
+   */
+  private judge(data: Buffer, pos: number, size: number, h: number): number {
+    const sig = signature(h);
+    const after = pos + size;
+    const whole = data.length >= after;
+    const resumes = sig === this.stream;
+    if (resumes || (this.stream === -1 && (this.previous !== -1 || this.invalidBytes === this.startMark))) {
+      // A frame is believed unless a header starts inside it: of its own stream
+      // when it resumes the running stream after junk, of any stream otherwise.
+      const rival = this.rival(data, pos + 1, after, resumes ? sig : -1);
+      if (rival === NONE) return BELIEVED;
+      if (rival === MORE) return whole ? size + 4 : size;
+    } else if (this.stream !== -1) {
+      // Another stream while one runs: junk, above all when the running stream resumes inside it.
+      const rival = this.rival(data, pos + 1, after, this.stream);
+      if (rival >= 0) return REFUSED;
+    }
+    // Only the next frame's header, right after this one, can vouch for it now.
+    if (data.length - after < 4) return size + 4;
+    const next = data.readUInt32BE(after);
+    return frameSize(next) && signature(next) === sig ? BELIEVED : REFUSED;
+  }
+
+  /**
+   * Where the first frame header (of signature `only`, or any when it is -1)
+   * starts in [from, to): NONE when none does, MORE when `data` ends too soon
+   * to tell.
+   */
+  private rival(data: Buffer, from: number, to: number, only: number): number {
+    const end = data.length;
+    // Candidates overlap: skip what an earlier search of this scan found clear.
+    const known = (this.clearSig === only || this.clearSig === -1) && from >= this.clearFrom && from <= this.clearTo;
+    const start = known ? Math.max(from, this.clearTo) : from;
+    for (let q = data.indexOf(0xff, start); q !== -1 && q < to; q = data.indexOf(0xff, q + 1)) {
+      if (end - q < 4) return MORE;
+      const r = data.readUInt32BE(q);
+      const size = frameSize(r);
+      if (size && size <= this.maxFrame && (only === -1 || signature(r) === only)) {
+        this.clear(only, known ? this.clearFrom : from, q);
+        return q;
+      }
+    }
+    if (end < to) return MORE;
+    this.clear(only, known ? this.clearFrom : from, to);
+    return NONE;
+  }
+
+  private clear(sig: number, from: number, to: number): void {
+    this.clearSig = sig;
+    this.clearFrom = from;
+    this.clearTo = to;
   }
 
   private wait(pos: number, need: number): number {

@@ -1,4 +1,4 @@
-import { frameLimit, type FrameEmit, type Framer, type FramerOptions, type StreamFormat } from '../../core/frame.ts';
+import { frameLimit, type FrameEmit, type Framer, type FramerOptions, type StreamFormat } from '../../core/contracts/frame.ts';
 import { isSliceCodec, KeyFrameScanner } from './mpegts-keyframe.ts';
 import { PACKET, parsePat, parsePmt, SectionReader, type ElementaryStream, type ProgramMap } from './mpegts-psi.ts';
 import { LOCK_PACKETS, PacketSync } from './mpegts-sync.ts';
@@ -106,28 +106,23 @@ export class MpegTsFramer implements Framer {
   }
 
   push(chunk: Buffer, emit: FrameEmit): void {
-    this.emitFn = emit;
-    try {
-      this.sync.push(chunk, this.sink);
-    } finally {
-      this.emitFn = undefined;
-      this.ownViews();
-    }
-    const failure = this.failure;
-    if (failure) {
-      // The consumer's own error, passed on once the stream state is whole again.
-      this.failure = undefined;
-      throw failure.error;
-    }
+    this.emitting(emit, () => this.sync.push(chunk, this.sink));
   }
 
   /** The source ended: the frame in progress is complete, though no next one started. */
   flush(emit: FrameEmit): void {
-    this.emitFn = emit;
-    try {
+    this.emitting(emit, () => {
       this.sync.flush(this.sink);
       this.finish(undefined);
       this.open = false;
+    });
+  }
+
+  /** Runs `work` with `emit` as the consumer; the consumer's own error is passed on once the stream state is whole again. */
+  private emitting(emit: FrameEmit, work: () => void): void {
+    this.emitFn = emit;
+    try {
+      work();
     } finally {
       this.emitFn = undefined;
       this.ownViews();

@@ -1,5 +1,5 @@
-import type { FrameEmit, Framer, FramerOptions, StreamFormat } from '../../core/frame.ts';
-import { frameLimit } from '../../core/frame.ts';
+import type { FrameEmit, Framer, FramerOptions, StreamFormat } from '../../core/contracts/frame.ts';
+import { frameLimit } from '../../core/contracts/frame.ts';
 import { describeParams, flacHeaderKind, granuleUnits, identify, isAudio, isTheoraKeyFrame, type OggStreamInfo } from './ogg-codecs.ts';
 import { BOS, CAPTURE, CONTINUED, EOS, examinePage, NOT_A_PAGE, OGG_MAX_PAGE, packetsEnding, pageHeader, pagePackets, type PageHeader } from './ogg-page.ts';
 

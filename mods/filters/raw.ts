@@ -1,4 +1,4 @@
-import type { FrameEmit, Framer, FramerOptions } from '../../core/frame.ts';
+import type { FrameEmit, Framer, FramerOptions } from '../../core/contracts/frame.ts';
 
 /**
  * streamserve's raw filter: fixed-size frames, content ignored. Frames that lie

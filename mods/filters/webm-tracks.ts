@@ -1,4 +1,4 @@
-import type { StreamFormat } from '../../core/frame.ts';
+import type { StreamFormat } from '../../core/contracts/frame.ts';
 import { elementData, forEachChild, readFloat, readString, readUint } from './ebml-reader.ts';
 import { ID } from './webm-elements.ts';
 

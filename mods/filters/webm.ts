@@ -1,4 +1,4 @@
-import { type FrameEmit, type Framer, type FramerOptions, frameLimit, type StreamFormat } from '../../core/frame.ts';
+import { type FrameEmit, type Framer, type FramerOptions, frameLimit, type StreamFormat } from '../../core/contracts/frame.ts';
 import { BAD, type ElementHeader, NEED_MORE, OK, readHeader, readUint, UNKNOWN_SIZE } from './ebml-reader.ts';
 import { ANCHORS, blockHead, CLUSTER_EXTRAS, checkAnchor, ENDS_CLUSTER, ID, SKIPPED_AT_SEGMENT_LEVEL } from './webm-elements.ts';
 import { describeTracks, readDocType, readTimecodeScale, readTracks } from './webm-tracks.ts';

@@ -1,5 +1,5 @@
-import type { AuthDecision } from '../../core/auth.ts';
-import type { Connection } from '../../core/connection.ts';
+import type { AuthDecision } from '../../core/contracts/auth.ts';
+import type { Connection } from '../../core/contracts/connection.ts';
 import type { FstreamContext } from './context.ts';
 import type { HandshakeRequest } from './handshake.ts';
 

@@ -1,4 +1,4 @@
-import type { Connection } from '../../core/connection.ts';
+import type { Connection } from '../../core/contracts/connection.ts';
 import { authenticate } from './authenticate.ts';
 import { fstreamChannelSettings } from './channel-settings.ts';
 import { mountOf, who, type FstreamContext } from './context.ts';

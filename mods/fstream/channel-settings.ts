@@ -1,4 +1,4 @@
-import { channelDefaults, type ChannelSettings } from '../../core/channel-settings.ts';
+import { channelDefaults, type ChannelSettings } from '../../core/contracts/channel-settings.ts';
 import type { FstreamSettings } from './context.ts';
 
 /**

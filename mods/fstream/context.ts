@@ -1,6 +1,6 @@
-import type { Connection } from '../../core/connection.ts';
-import type { Kernel } from '../../core/kernel.ts';
-import type { Logger } from '../../core/log.ts';
+import type { Connection } from '../../core/contracts/connection.ts';
+import type { Kernel } from '../../core/kernel/kernel.ts';
+import type { Logger } from '../../core/kernel/log.ts';
 import type { HandshakeLimits } from './handshake.ts';
 
 export interface FstreamSettings {

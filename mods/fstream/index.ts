@@ -1,6 +1,6 @@
-import { NEED_MORE } from '../../core/connection.ts';
-import type { Kernel } from '../../core/kernel.ts';
-import { defineModule } from '../../core/module.ts';
+import { NEED_MORE } from '../../core/contracts/connection.ts';
+import type { Kernel } from '../../core/kernel/kernel.ts';
+import { defineModule } from '../../core/kernel/module.ts';
 import type { FstreamContext, FstreamSettings } from './context.ts';
 import { sniff } from './preamble.ts';
 import { handleConnection } from './session.ts';

@@ -1,4 +1,4 @@
-import type { Connection } from '../../core/connection.ts';
+import type { Connection } from '../../core/contracts/connection.ts';
 import { who, type FstreamContext } from './context.ts';
 import { errorLine } from './reply.ts';
 

@@ -1,5 +1,5 @@
-import type { Connection } from '../../core/connection.ts';
-import { formatDuration } from '../../core/duration.ts';
+import type { Connection } from '../../core/contracts/connection.ts';
+import { formatDuration } from '../../core/kernel/duration.ts';
 import { broadcast } from './broadcaster.ts';
 import { who, type FstreamContext } from './context.ts';
 import { readHandshake, type ReadResult } from './handshake.ts';

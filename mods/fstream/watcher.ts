@@ -1,4 +1,4 @@
-import type { Connection } from '../../core/connection.ts';
+import type { Connection } from '../../core/contracts/connection.ts';
 import { mountOf, who, type FstreamContext } from './context.ts';
 import type { HandshakeRequest } from './handshake.ts';
 import { refuse } from './refuse.ts';

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { AsyncSeriesBailHook, SyncBailHook, SyncWaterfallHook } from 'tapable';
-import type { Channel } from '../../core/channel.ts';
-import type { Connection } from '../../core/connection.ts';
+import type { Channel } from '../../core/engine/channel.ts';
+import type { Connection } from '../../core/contracts/connection.ts';
 
 /** A parsed request on a raw socket; `body` holds the bytes that arrived after the head. */
 export interface HttpRequest {

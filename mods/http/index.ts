@@ -1,6 +1,6 @@
-import { NEED_MORE, type Connection } from '../../core/connection.ts';
-import type { Kernel } from '../../core/kernel.ts';
-import { defineModule } from '../../core/module.ts';
+import { NEED_MORE, type Connection } from '../../core/contracts/connection.ts';
+import type { Kernel } from '../../core/kernel/kernel.ts';
+import { defineModule } from '../../core/kernel/module.ts';
 import { createHttpHooks, type HttpApi, type HttpRequest } from './api.ts';
 import { looksLikeRequest, parseHead, type RequestHead } from './request.ts';
 import { respondText } from './response.ts';
@@ -10,7 +10,7 @@ import { serveListener } from './listener.ts';
 export type { HttpApi, HttpRequest, ListenerResponse } from './api.ts';
 export { CORS_HEADERS, formatHead, NO_CACHE_HEADERS, respond, respondJson, respondText } from './response.ts';
 
-declare module '../../core/kernel.ts' {
+declare module '../../core/kernel/kernel.ts' {
   interface Services {
     /** Pages, admin calls and stream responses (`kernel.service('http')`). */
     http: HttpApi;

@@ -1,5 +1,5 @@
-import type { Channel } from '../../core/channel.ts';
-import type { Kernel } from '../../core/kernel.ts';
+import type { Channel } from '../../core/engine/channel.ts';
+import type { Kernel } from '../../core/kernel/kernel.ts';
 import type { HttpApi, HttpRequest } from './api.ts';
 import { CORS_HEADERS, formatHead, NO_CACHE_HEADERS, respond, respondText } from './response.ts';
 

@@ -1,5 +1,5 @@
-import type { Kernel } from '../../core/kernel.ts';
-import type { Logger } from '../../core/log.ts';
+import type { Kernel } from '../../core/kernel/kernel.ts';
+import type { Logger } from '../../core/kernel/log.ts';
 import { respond, respondText, type HttpRequest } from '../http/index.ts';
 import { authorizeMetadata } from './authorize.ts';
 import { parseMetadataQuery } from './metadata-query.ts';

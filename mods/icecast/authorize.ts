@@ -1,5 +1,5 @@
-import type { Channel } from '../../core/channel.ts';
-import type { Kernel } from '../../core/kernel.ts';
+import type { Channel } from '../../core/engine/channel.ts';
+import type { Kernel } from '../../core/kernel/kernel.ts';
 
 export type Verdict = { ok: true; user: string } | { ok: false; status: 401 | 403; reason: string };
 

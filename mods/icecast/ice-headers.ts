@@ -1,4 +1,4 @@
-import type { ChannelInfo } from '../../core/channel.ts';
+import type { ChannelInfo } from '../../core/engine/channel.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 

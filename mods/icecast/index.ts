@@ -1,6 +1,6 @@
-import { channelSettingsSchema } from '../../core/channel-settings.ts';
-import type { Kernel } from '../../core/kernel.ts';
-import { defineModule } from '../../core/module.ts';
+import { channelSettingsSchema } from '../../core/contracts/channel-settings.ts';
+import type { Kernel } from '../../core/kernel/kernel.ts';
+import { defineModule } from '../../core/kernel/module.ts';
 import { respond } from '../http/index.ts';
 import { updateMetadata } from './admin-metadata.ts';
 import { SOURCE_METHODS } from './replies.ts';

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
-import { channelDefaults, type ChannelSettings } from '../../core/channel-settings.ts';
-import type { Kernel } from '../../core/kernel.ts';
-import type { Logger } from '../../core/log.ts';
+import { channelDefaults, type ChannelSettings } from '../../core/contracts/channel-settings.ts';
+import type { Kernel } from '../../core/kernel/kernel.ts';
+import type { Logger } from '../../core/kernel/log.ts';
 import { MAX_MPEG_FRAME } from '../filters/index.ts';
 import { respondText, type HttpRequest } from '../http/index.ts';
 import { authorizeSource } from './authorize.ts';

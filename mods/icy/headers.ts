@@ -1,4 +1,4 @@
-import type { ChannelInfo } from '../../core/channel.ts';
+import type { ChannelInfo } from '../../core/engine/channel.ts';
 
 /** Which channel field each listener header shows (Icecast's format_prepare_headers). */
 const HEADER_FIELDS: readonly [header: string, field: keyof ChannelInfo][] = [

@@ -1,6 +1,6 @@
-import type { Channel } from '../../core/channel.ts';
-import type { Kernel } from '../../core/kernel.ts';
-import { defineModule } from '../../core/module.ts';
+import type { Channel } from '../../core/engine/channel.ts';
+import type { Kernel } from '../../core/kernel/kernel.ts';
+import { defineModule } from '../../core/kernel/module.ts';
 import { icyHeaders } from './headers.ts';
 import { createIcyInserter } from './inserter.ts';
 import { MetadataBlocks } from './metadata-block.ts';

@@ -1,8 +1,8 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Channel } from '../../core/channel.ts';
-import type { ChannelSettings } from '../../core/channel-settings.ts';
-import type { Kernel } from '../../core/kernel.ts';
+import type { Channel } from '../../core/engine/channel.ts';
+import type { ChannelSettings } from '../../core/contracts/channel-settings.ts';
+import type { Kernel } from '../../core/kernel/kernel.ts';
 
 const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import type { Logger } from '../../core/log.ts';
-import type { OpenedSource } from '../../core/source.ts';
+import type { Logger } from '../../core/kernel/log.ts';
+import type { OpenedSource } from '../../core/contracts/source.ts';
 
 const KILL_AFTER_MS = 2000;
 

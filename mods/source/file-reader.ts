@@ -1,6 +1,6 @@
 import { close, open, read } from 'node:fs';
 import { Readable } from 'node:stream';
-import { releaseSlab, slabPool, type Slab, type SlabPool } from '../../core/slab.ts';
+import { releaseSlab, slabPool, type Slab, type SlabPool } from '../../core/engine/slab.ts';
 
 /** A slab this empty is sealed and the next read goes to a fresh one. */
 const MIN_READ = 4096;

@@ -1,18 +1,19 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Channel } from '../../core/channel.ts';
-import { channelSettingsSchema, pickChannelSettings, type ChannelSettings } from '../../core/channel-settings.ts';
-import { ERR } from '../../core/errors.ts';
-import type { Kernel } from '../../core/kernel.ts';
-import { defineModule } from '../../core/module.ts';
-import type { SourceSpec } from '../../core/source.ts';
+import type { Channel } from '../../core/engine/channel.ts';
+import { channelSettingsSchema, pickChannelSettings, type ChannelSettings } from '../../core/contracts/channel-settings.ts';
+import { ERR } from '../../core/kernel/errors.ts';
+import type { Kernel } from '../../core/kernel/kernel.ts';
+import { defineModule } from '../../core/kernel/module.ts';
+import type { SourceSpec } from '../../core/contracts/source.ts';
 import { directoryResolver } from './directory.ts';
 import { openExec } from './exec.ts';
 import { openPath, readSize } from './path.ts';
 import { openStdin, stdinKind } from './stdin.ts';
 
 export interface SourceSettings extends ChannelSettings {
-  path: string;
+  /** Unset when no source path was given; never empty (an empty one is refused). */
+  path?: string;
   /** The command after -exec; a string runs through `sh -c`. */
   exec: string[] | string | boolean;
   demo: boolean;
@@ -50,7 +51,8 @@ export default defineModule<SourceSettings>({
     additionalProperties: false,
     properties: {
       ...channelSettingsSchema,
-      path: { type: 'string', default: '', description: 'source file, fifo, device, or directory of them' },
+      // No default: unset means "not given" (then -exec or standard input), so an empty path given is an error.
+      path: { type: 'string', description: 'source file, fifo, device, or directory of them' },
       exec: { type: ['array', 'string', 'boolean'], items: { type: 'string' }, default: [], description: 'command whose stdout is the source' },
       demo: { type: 'boolean', default: true, description: 'serve the built-in demo channel at /demo.mp3 when no source is given' },
     },
@@ -76,6 +78,10 @@ export default defineModule<SourceSettings>({
   apply(kernel: Kernel, s: SourceSettings) {
     const log = kernel.logger('source');
     const command = commandOf(s.exec);
+    if (s.path === '') {
+      // As streamserve: an empty path is a mistake (an unset variable in a script), not a request for standard input.
+      throw ERR.PATH_EMPTY();
+    }
     if (s.exec === true) {
       throw ERR.EXEC_NEEDS_COMMAND();
     }

@@ -1,7 +1,7 @@
 import { constants, open } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import net from 'node:net';
-import type { OpenedSource } from '../../core/source.ts';
+import type { OpenedSource } from '../../core/contracts/source.ts';
 import { openFileReader } from './file-reader.ts';
 
 /** Large reads keep the thread-pool round trips few on fast files and devices (/dev/zero). */

@@ -1,6 +1,6 @@
 import { createReadStream, fstatSync, statSync } from 'node:fs';
 import net from 'node:net';
-import type { OpenedSource } from '../../core/source.ts';
+import type { OpenedSource } from '../../core/contracts/source.ts';
 
 /**
  * What standard input is: a stream to serve (pipe, fifo, socket, file) or

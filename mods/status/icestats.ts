@@ -1,5 +1,5 @@
-import type { Stats } from '../../core/hooks.ts';
-import type { Listener } from '../../core/listener.ts';
+import type { Stats } from '../../core/kernel/hooks.ts';
+import type { Listener } from '../../core/engine/listener.ts';
 
 export type ChannelStats = Stats['channels'][number];
 

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Stats } from '../../core/hooks.ts';
-import type { Kernel } from '../../core/kernel.ts';
-import { defineModule } from '../../core/module.ts';
+import type { Stats } from '../../core/kernel/hooks.ts';
+import type { Kernel } from '../../core/kernel/kernel.ts';
+import { defineModule } from '../../core/kernel/module.ts';
 import { NO_CACHE_HEADERS, respond, respondJson, type HttpRequest } from '../http/index.ts';
 import { publicHost } from './host.ts';
 import { detailedStatus, icecastStatus, listenerFigures, type ServerIdentity } from './icestats.ts';

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Kernel } from '../../core/kernel.ts';
-import { defineModule } from '../../core/module.ts';
+import type { Kernel } from '../../core/kernel/kernel.ts';
+import { defineModule } from '../../core/kernel/module.ts';
 import { FailureThrottle } from './failure-throttle.ts';
 import { passwdCommand } from './passwd-command.ts';
 import type { UsersService } from './service.ts';
@@ -13,7 +13,7 @@ import { Users } from './users.ts';
 export type { UsersService } from './service.ts';
 export { isSafeName } from './names.ts';
 
-declare module '../../core/kernel.ts' {
+declare module '../../core/kernel/kernel.ts' {
   interface Services {
     /** Tokens and password checks (`kernel.service('users')`). */
     users: UsersService;

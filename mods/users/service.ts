@@ -1,4 +1,4 @@
-import type { AuthDecision, AuthRequest } from '../../core/auth.ts';
+import type { AuthDecision, AuthRequest } from '../../core/contracts/auth.ts';
 
 /**
  * What the users module offers other modules through `kernel.service('users')`:

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { sameSecret } from '../../core/secret.ts';
+import { sameSecret } from '../../core/contracts/secret.ts';
 
 /**
  * One-time broadcast tokens: at most one per user (a new one replaces the old),

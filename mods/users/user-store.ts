@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../../core/log.ts';
+import type { Logger } from '../../core/kernel/log.ts';
 import { isSafeName } from './names.ts';
 import { parseUserFile, type UserRecord } from './user-file.ts';
 

@@ -1,10 +1,10 @@
-import type { AuthDecision, AuthRequest } from '../../core/auth.ts';
-import type { ChannelRegistry } from '../../core/channels.ts';
-import type { Logger } from '../../core/log.ts';
+import type { AuthDecision, AuthRequest } from '../../core/contracts/auth.ts';
+import type { ChannelRegistry } from '../../core/engine/channels.ts';
+import type { Logger } from '../../core/kernel/log.ts';
 import type { FailureThrottle } from './failure-throttle.ts';
 import { mayPublishTo } from './mounts.ts';
 import { verifyHash } from './password-hash.ts';
-import { sameSecret } from '../../core/secret.ts';
+import { sameSecret } from '../../core/contracts/secret.ts';
 import type { UsersService } from './service.ts';
 import type { TokenBook } from './tokens.ts';
 import type { UserStore } from './user-store.ts';

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ERR } from '../../core/errors.ts';
+import { ERR } from '../../core/kernel/errors.ts';
 import { runCli, startServer, type Server } from '../helpers/server.ts';
 
 const T = { timeout: 30_000 };

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, test } from 'node:test';
-import type { StreamserveModule } from '../../core/module.ts';
-import { readModsFile } from '../../core/mods-file.ts';
+import type { StreamserveModule } from '../../core/kernel/module.ts';
+import { readModsFile } from '../../core/kernel/mods-file.ts';
 import { root, startServer } from '../helpers/server.ts';
 
 /**

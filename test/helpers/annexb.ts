@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import type { Framer } from '../../core/frame.ts';
+import type { Framer } from '../../core/contracts/frame.ts';
 
 export const HAVE_FFMPEG = spawnSync('ffmpeg', ['-version']).status === 0 && spawnSync('ffprobe', ['-version']).status === 0;
 export const NO_FFMPEG = HAVE_FFMPEG ? false : 'ffmpeg/ffprobe are not installed';

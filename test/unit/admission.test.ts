@@ -10,10 +10,10 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { setImmediate } from 'node:timers/promises';
 import { pino } from 'pino';
-import type { Refusal } from '../../core/channel.ts';
-import { channelDefaults } from '../../core/channel-settings.ts';
-import { createChannels } from '../../core/channels.ts';
-import { Kernel } from '../../core/kernel.ts';
+import type { Refusal } from '../../core/engine/channel.ts';
+import { channelDefaults } from '../../core/contracts/channel-settings.ts';
+import { createChannels } from '../../core/engine/channels.ts';
+import { Kernel } from '../../core/kernel/kernel.ts';
 import { RawFramer } from '../../mods/filters/raw.ts';
 import { root } from '../helpers/server.ts';
 

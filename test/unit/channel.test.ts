@@ -4,11 +4,11 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import type { Channel } from '../../core/channel.ts';
-import { channelDefaults, type ChannelSettings } from '../../core/channel-settings.ts';
-import { Kernel } from '../../core/kernel.ts';
-import { createChannels } from '../../core/channels.ts';
-import type { Listener } from '../../core/listener.ts';
+import type { Channel } from '../../core/engine/channel.ts';
+import { channelDefaults, type ChannelSettings } from '../../core/contracts/channel-settings.ts';
+import { Kernel } from '../../core/kernel/kernel.ts';
+import { createChannels } from '../../core/engine/channels.ts';
+import type { Listener } from '../../core/engine/listener.ts';
 import { root } from '../helpers/server.ts';
 
 /** Just enough of a net.Socket for the engine: records writes; `writableLength` is set by the test. */

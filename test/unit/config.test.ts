@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import yaml from 'js-yaml';
-import { defaultLayers, mergeLayers, operatorLayer, setPath, validateSettings, type ConfigLayer } from '../../core/config.ts';
-import { UserError } from '../../core/errors.ts';
-import { defineModule, type StreamserveModule } from '../../core/module.ts';
-import { configDir } from '../../core/paths.ts';
+import { defaultLayers, mergeLayers, operatorLayer, setPath, validateSettings, type ConfigLayer } from '../../core/kernel/config.ts';
+import { UserError } from '../../core/kernel/errors.ts';
+import { defineModule, type StreamserveModule } from '../../core/kernel/module.ts';
+import { configDir } from '../../core/kernel/paths.ts';
 import server from '../../mods/server.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'streamserve-config-'));

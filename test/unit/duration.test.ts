@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatDuration, parseDuration } from '../../core/duration.ts';
+import { formatDuration, parseDuration } from '../../core/kernel/duration.ts';
 
 test('parseDuration reads Go duration syntax into milliseconds', () => {
   const cases: [string, number][] = [

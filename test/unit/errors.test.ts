@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { ERR, UserError, type ErrorKind } from '../../core/errors.ts';
+import { ERR, UserError, type ErrorKind } from '../../core/kernel/errors.ts';
 import { root } from '../helpers/server.ts';
 
 const kinds = Object.entries(ERR) as [string, ErrorKind<string[]>][];
@@ -52,7 +52,7 @@ test('no UserError is made outside the table', () => {
   const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true })
     .flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
   const offenders = [...walk(join(root, 'core')), ...walk(join(root, 'mods'))]
-    .filter((f) => !f.endsWith(join('core', 'errors.ts')) && /new UserError\(/.test(readFileSync(f, 'utf8')))
+    .filter((f) => !f.endsWith(join('core', 'kernel', 'errors.ts')) && /new UserError\(/.test(readFileSync(f, 'utf8')))
     .map((f) => relative(root, f));
   assert.deepEqual(offenders, []);
 });

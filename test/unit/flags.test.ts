@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { UserError } from '../../core/errors.ts';
-import { nearest, parseFlags, type FlagDef, type FlagType } from '../../core/flags.ts';
+import { UserError } from '../../core/kernel/errors.ts';
+import { nearest, parseFlags, type FlagDef, type FlagType } from '../../core/kernel/flags.ts';
 
 /** streamserve's own flag set (a representative part of it). */
 const defs = new Map<string, FlagDef>(

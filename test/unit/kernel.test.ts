@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import type { AuthRequest } from '../../core/auth.ts';
-import type { Connection } from '../../core/connection.ts';
-import { HookError } from '../../core/errors.ts';
-import type { FramerOptions } from '../../core/frame.ts';
-import { Kernel } from '../../core/kernel.ts';
-import { createChannels } from '../../core/channels.ts';
-import type { Logger } from '../../core/log.ts';
-import { defineModule } from '../../core/module.ts';
+import type { AuthRequest } from '../../core/contracts/auth.ts';
+import type { Connection } from '../../core/contracts/connection.ts';
+import { HookError } from '../../core/kernel/errors.ts';
+import type { FramerOptions } from '../../core/contracts/frame.ts';
+import { Kernel } from '../../core/kernel/kernel.ts';
+import { createChannels } from '../../core/engine/channels.ts';
+import type { Logger } from '../../core/kernel/log.ts';
+import { defineModule } from '../../core/kernel/module.ts';
 
 const silent = (): Logger => pino({ level: 'silent' });
 
@@ -167,7 +167,7 @@ test('apply passes on what the module throws, sync or async', async () => {
   await assert.rejects(k.apply(defineModule({ name: 'b', async apply() { throw new Error('async fail'); } }), 1000), /async fail/);
 });
 
-declare module '../../core/kernel.ts' {
+declare module '../../core/kernel/kernel.ts' {
   interface Services {
     /** A service of this test's own, declared as a module declares its own. */
     'test-routes': { routes: string[] };

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { channelDefaults } from '../../core/channel-settings.ts';
-import { Kernel } from '../../core/kernel.ts';
-import { createChannels } from '../../core/channels.ts';
+import { channelDefaults } from '../../core/contracts/channel-settings.ts';
+import { Kernel } from '../../core/kernel/kernel.ts';
+import { createChannels } from '../../core/engine/channels.ts';
 import metrics from '../../mods/metrics.ts';
 import { createHttpHooks, type HttpApi, type HttpRequest } from '../../mods/http/api.ts';
 import { root } from '../helpers/server.ts';

@@ -3,8 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
-import { UserError } from '../../core/errors.ts';
-import { parseMods, readModsFile, where, type ModsEntry } from '../../core/mods-file.ts';
+import { UserError } from '../../core/kernel/errors.ts';
+import { parseMods, readModsFile, where, type ModsEntry } from '../../core/kernel/mods-file.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'streamserve-mods-'));
 after(() => rmSync(root, { recursive: true, force: true }));

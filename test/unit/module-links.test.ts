@@ -3,8 +3,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
-import type { StreamserveModule } from '../../core/module.ts';
-import { readModsFile } from '../../core/mods-file.ts';
+import type { StreamserveModule } from '../../core/kernel/module.ts';
+import { readModsFile } from '../../core/kernel/mods-file.ts';
 import { root } from '../helpers/server.ts';
 
 /**
@@ -100,8 +100,8 @@ test('no module imports another module\'s non-public file', () => {
 
 test('the check sees a private import, a public one and a service', () => {
   // The scanner itself, on text shaped like the sources it guards.
-  const text = "import { x } from '../http/response.ts';\nimport {\n  y,\n} from '../users/index.ts';\nconst a = await import('./z.ts');\ndeclare module '../../core/kernel.ts' {}\n";
-  assert.deepEqual(specifiers(text), ['../http/response.ts', '../users/index.ts', './z.ts', '../../core/kernel.ts']);
+  const text = "import { x } from '../http/response.ts';\nimport {\n  y,\n} from '../users/index.ts';\nconst a = await import('./z.ts');\ndeclare module '../../core/kernel/kernel.ts' {}\n";
+  assert.deepEqual(specifiers(text), ['../http/response.ts', '../users/index.ts', './z.ts', '../../core/kernel/kernel.ts']);
   const file = join(modsDir, 'icecast', 'replies.ts');
   assert.equal(moduleOf(file), 'icecast');
   assert.notEqual(resolve(dirname(file), '../http/response.ts'), publicFile('http'));

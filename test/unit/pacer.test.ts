@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Pacer } from '../../core/pacer.ts';
+import { Pacer } from '../../core/engine/pacer.ts';
 
 /** Waits until `cond` holds (timers may run late on a loaded machine; the assertions check lower bounds). */
 async function until(cond: () => boolean, ms = 10_000): Promise<void> {

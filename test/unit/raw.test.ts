@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createHooks } from '../../core/hooks.ts';
-import type { Kernel } from '../../core/kernel.ts';
+import { createHooks } from '../../core/kernel/hooks.ts';
+import type { Kernel } from '../../core/kernel/kernel.ts';
 import filters from '../../mods/filters/index.ts';
 import { Mp3Framer } from '../../mods/filters/mp3.ts';
 import { RawFramer } from '../../mods/filters/raw.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { payloadBytes, Ring } from '../../core/ring.ts';
+import { payloadBytes, Ring } from '../../core/engine/ring.ts';
 
 const frame = (n: number, size = 4) => Buffer.alloc(size, n);
 

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import yaml from 'js-yaml';
-import { channelDefaults, channelSettingsSchema } from '../../core/channel-settings.ts';
-import { defaultLayers, mergeLayers, validateSettings } from '../../core/config.ts';
-import type { StreamserveModule } from '../../core/module.ts';
-import { readModsFile } from '../../core/mods-file.ts';
-import { configDir } from '../../core/paths.ts';
+import { channelDefaults, channelSettingsSchema } from '../../core/contracts/channel-settings.ts';
+import { defaultLayers, mergeLayers, validateSettings } from '../../core/kernel/config.ts';
+import type { StreamserveModule } from '../../core/kernel/module.ts';
+import { readModsFile } from '../../core/kernel/mods-file.ts';
+import { configDir } from '../../core/kernel/paths.ts';
 import { root } from '../helpers/server.ts';
 
 /**

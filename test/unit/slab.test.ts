@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import { channelDefaults } from '../../core/channel-settings.ts';
-import { Kernel } from '../../core/kernel.ts';
-import { createChannels } from '../../core/channels.ts';
-import { Ring } from '../../core/ring.ts';
-import { hold, release, slabCounters, SlabPool, slabOf, SlabWriter } from '../../core/slab.ts';
+import { channelDefaults } from '../../core/contracts/channel-settings.ts';
+import { Kernel } from '../../core/kernel/kernel.ts';
+import { createChannels } from '../../core/engine/channels.ts';
+import { Ring } from '../../core/engine/ring.ts';
+import { hold, release, slabCounters, SlabPool, slabOf, SlabWriter } from '../../core/engine/slab.ts';
 import { openFileReader } from '../../mods/source/file-reader.ts';
 import { root } from '../helpers/server.ts';
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import type { Channel } from '../../core/channel.ts';
-import { channelDefaults } from '../../core/channel-settings.ts';
-import { Kernel } from '../../core/kernel.ts';
-import { createChannels } from '../../core/channels.ts';
+import type { Channel } from '../../core/engine/channel.ts';
+import { channelDefaults } from '../../core/contracts/channel-settings.ts';
+import { Kernel } from '../../core/kernel/kernel.ts';
+import { createChannels } from '../../core/engine/channels.ts';
 import { createHttpHooks, type HttpApi, type HttpRequest } from '../../mods/http/api.ts';
 import status from '../../mods/status/index.ts';
 import { root } from '../helpers/server.ts';

@@ -10,11 +10,11 @@ import type net from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import type { Channel } from '../../core/channel.ts';
-import { channelDefaults, type ChannelSettings } from '../../core/channel-settings.ts';
-import { Kernel } from '../../core/kernel.ts';
-import { createChannels } from '../../core/channels.ts';
-import { Ring } from '../../core/ring.ts';
+import type { Channel } from '../../core/engine/channel.ts';
+import { channelDefaults, type ChannelSettings } from '../../core/contracts/channel-settings.ts';
+import { Kernel } from '../../core/kernel/kernel.ts';
+import { createChannels } from '../../core/engine/channels.ts';
+import { Ring } from '../../core/engine/ring.ts';
 import { root } from '../helpers/server.ts';
 
 /** Records writes; `writableLength` is set by the test to play a peer that stopped reading. */
@@ -168,5 +168,25 @@ test('the burst is media time back to a sync point when frames know their durati
   const { socket } = join(ch);
   // 100 ms is five 20 ms frames back (frame 35); the sync point at or before it is 30.
   assert.ok(socket.text.startsWith('K030;'), socket.text.slice(0, 20));
+  k.channels.closeAll();
+});
+
+test('a listener moved to another channel stays connected and goes on at its newest sync point, its header first', async () => {
+  const k = new Kernel({ channels: createChannels, log: pino({ level: 'silent' }), settings: {}, packageRoot: root });
+  const a = k.channels.create('/a', { ...channelDefaults, burstBytes: 0 });
+  const b = k.channels.create('/b', { ...channelDefaults, burstBytes: 0 });
+  const { socket, l } = join(a);
+  push(a, 0, 3, 1, Buffer.from('[HA]'));
+  await flushed();
+  push(b, 0, 8, 3, Buffer.from('[HB]'));
+  assert.equal(a.moveListener(l, b), true);
+  assert.equal(a.moveListener(l, b), false, 'it is no longer a listener of /a');
+  assert.equal(l.channel, b);
+  assert.deepEqual([a.listeners.length, b.listeners.length], [0, 1]);
+  await flushed();
+  assert.equal(socket.text, '[HA]K000;K001;K002;[HB]K006;d007;');
+  assert.equal(socket.destroyed, false);
+  socket.destroy();
+  assert.equal(b.listeners.length, 0, 'closing its socket takes it out of the channel it is in now');
   k.channels.closeAll();
 });

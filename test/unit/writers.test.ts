@@ -9,9 +9,9 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Listener } from '../../core/listener.ts';
-import { SlabPool } from '../../core/slab.ts';
-import { Writers } from '../../core/writers.ts';
+import type { Listener } from '../../core/engine/listener.ts';
+import { SlabPool } from '../../core/engine/slab.ts';
+import { Writers } from '../../core/engine/writers.ts';
 import { rng } from '../helpers/random.ts';
 
 interface Pair {

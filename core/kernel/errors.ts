@@ -86,6 +86,7 @@ export const ERR = {
     `unknown frame filter "${filter}" for ${setting}; available: ${available || 'none (is the filters module in main.mods?)'}`),
   EXEC_NEEDS_COMMAND: createError('SS_ERR_EXEC_NEEDS_COMMAND', () => '-exec needs a command after the flags, e.g. streamserve -exec arecord -f cd'),
   EXEC_WITH_PATH: createError('SS_ERR_EXEC_WITH_PATH', () => '-exec and -path cannot be combined: a channel has one source'),
+  PATH_EMPTY: createError('SS_ERR_PATH_EMPTY', () => '-path must not be empty: give a fifo, file, device or directory, or leave -path out to read standard input'),
   PATH_UNUSABLE: createError('SS_ERR_PATH_UNUSABLE', (path: string, reason: string) => `cannot use -path ${path}: ${reason}`),
 
   // Listening

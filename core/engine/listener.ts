@@ -53,7 +53,11 @@ export class Listener {
    */
   private pinned: Buffer[] | undefined;
 
-  constructor(readonly channel: Channel, readonly socket: Socket, opts: ListenerOptions) {
+  /** The channel it listens to: another one after a move (fallback, an operator's move). */
+  channel: Channel;
+
+  constructor(channel: Channel, readonly socket: Socket, opts: ListenerOptions) {
+    this.channel = channel;
     this.remoteAddress = opts.remoteAddress;
     this.protocol = opts.protocol;
     this.user = opts.user;

@@ -1,10 +1,10 @@
 import { AsyncSeriesBailHook, AsyncSeriesHook, HookMap, SyncBailHook, SyncHook, SyncWaterfallHook } from 'tapable';
-import type { AuthDecision, AuthRequest } from './auth.ts';
-import type { Channel } from './channel.ts';
-import type { Connection, SniffResult } from './connection.ts';
-import type { Framer, FramerOptions } from './frame.ts';
-import type { Listener } from './listener.ts';
-import type { OpenedSource, SourceSpec } from './source.ts';
+import type { AuthDecision, AuthRequest } from '../contracts/auth.ts';
+import type { Channel } from '../engine/channel.ts';
+import type { Connection, SniffResult } from '../contracts/connection.ts';
+import type { Framer, FramerOptions } from '../contracts/frame.ts';
+import type { Listener } from '../engine/listener.ts';
+import type { OpenedSource, SourceSpec } from '../contracts/source.ts';
 
 /** What a new listener asks to join; `listenerJoin` taps may refuse it. */
 export interface ListenerRequest {
@@ -66,6 +66,12 @@ export function createHooks() {
   return Object.freeze({
     /** All modules applied: open ports, start sources. */
     start: new AsyncSeriesHook<[]>([]),
+    /**
+     * The settings file was read again (SIGHUP) and the whole was valid: each
+     * module applies what changed in its own section (`previous` is what it
+     * ran with). Modules that do not tap it keep their settings until a restart.
+     */
+    reload: new AsyncSeriesHook<[settings: Readonly<Record<string, unknown>>, previous: Readonly<Record<string, unknown>>]>(['settings', 'previous']),
     /** Graceful shutdown (SIGINT/SIGTERM, or the only source ended); bounded in time by the kernel. */
     stop: new AsyncSeriesHook<[reason: string]>(['reason']),
 

@@ -28,10 +28,9 @@ const MAX_JOB_SEGS = 64;
  * syscalls); one thread can only do so much of that. Each slice of a round
  * becomes a batch of jobs (a socket's descriptor and slab segments) that the
  * engine thread and the writer threads claim one at a time and write with
- * non-blocking syscalls, while the engine thread is saturated (see
- * PARALLEL_ABOVE); otherwise every write goes through the sockets as before.
- * The engine thread waits for the batch to finish before
- * it does anything else, so no socket closes and no slab is reused while a
+ * non-blocking syscalls, while the engine thread is saturated (`parallelAbove`,
+ * `-parallel-writes-above`); otherwise every write goes through the sockets.
+ * The engine thread waits for the batch to finish before it does anything else, so no socket closes and no slab is reused while a
  * writer thread uses it. Whatever a job could not write (a full socket) goes
  * through the socket as usual, which queues it and reports errors.
  */

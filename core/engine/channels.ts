@@ -1,8 +1,8 @@
 import { Channel } from './channel.ts';
-import type { ChannelSettings } from './channel-settings.ts';
-import type { Hooks } from './hooks.ts';
-import type { Logger } from './log.ts';
-import type { OpenedSource, SourceSpec } from './source.ts';
+import type { ChannelSettings } from '../contracts/channel-settings.ts';
+import type { Hooks } from '../kernel/hooks.ts';
+import type { Logger } from '../kernel/log.ts';
+import type { OpenedSource, SourceSpec } from '../contracts/source.ts';
 
 /** What the engine needs of the kernel: the hooks it calls and the log. */
 export interface EngineHost {
@@ -68,6 +68,22 @@ export class ChannelRegistry {
     this.byMount.delete(channel.mount);
     channel.close();
     this.host.hooks.channelClosed.call(channel);
+  }
+
+  /**
+   * Puts a new channel at `mount` in place of the one there (new settings or
+   * source), moving its listeners over without disconnecting them: they go on
+   * at the new channel's first sync point. The old channel closes.
+   */
+  replace(mount: string, settings: ChannelSettings, spec?: SourceSpec): Channel {
+    const old = this.byMount.get(mount);
+    if (!old) return this.create(mount, settings, spec);
+    this.byMount.delete(mount);
+    const channel = this.create(mount, settings, spec);
+    for (const l of [...old.listeners]) old.moveListener(l, channel);
+    old.close();
+    this.host.hooks.channelClosed.call(old);
+    return channel;
   }
 
   /**

@@ -1,11 +1,11 @@
 import type { Socket } from 'node:net';
-import type { AuthRequest } from './auth.ts';
-import { DEFAULT_CONTENT_TYPE, type ChannelSettings } from './channel-settings.ts';
+import type { AuthRequest } from '../contracts/auth.ts';
+import { DEFAULT_CONTENT_TYPE, type ChannelSettings } from '../contracts/channel-settings.ts';
 import type { EngineContext } from './channels.ts';
 import { Listener, type ListenerOptions } from './listener.ts';
-import { sameSecret } from './secret.ts';
+import { sameSecret } from '../contracts/secret.ts';
 import { payloadBytes, Ring, type Payload } from './ring.ts';
-import type { SourceSpec } from './source.ts';
+import type { SourceSpec } from '../contracts/source.ts';
 import { SourceRunner } from './source-runner.ts';
 import { writers } from './writers.ts';
 
@@ -348,16 +348,51 @@ export class Channel {
     l.slot = this.listeners.length;
     this.listeners.push(l);
     this.listenerPeak = Math.max(this.listenerPeak, this.listeners.length);
+    // Through `l.channel`: a listener may have been moved to another channel since.
     socket.once('close', () => {
       // Nothing queued is sent after the socket closes.
       l.unpin();
-      this.leave(l);
+      l.channel.leave(l);
     });
-    socket.on('drain', () => this.drained(l));
+    socket.on('drain', () => l.channel.drained(l));
     this.engine.hooks.listenerJoined.call(l);
     this.source.listenersChanged(this.listeners.length);
     if (l.cursor < ring.head && !this.flushScheduled) this.scheduleFlush();
     return l;
+  }
+
+  /**
+   * Moves a listener to another channel without disconnecting it (fallback,
+   * an operator's move): it goes on at that channel's newest sync point, with
+   * its stream header first. Whether the two streams can follow each other
+   * (same format) is the caller's to judge. False when it cannot move.
+   */
+  moveListener(l: Listener, to: Channel): boolean {
+    if (to === this || to.closed || l.closed || l.channel !== this) return false;
+    this.unlist(l);
+    const ring = to.ring;
+    const start = ring.prevSync(ring.head - 1, to.burstFloor);
+    l.channel = to;
+    l.cursor = start >= 0 ? start : ring.head;
+    l.needsSync = start < 0;
+    // The other stream's header goes first, whatever this one's was.
+    l.header = undefined;
+    l.slot = to.listeners.length;
+    to.listeners.push(l);
+    to.listenerPeak = Math.max(to.listenerPeak, to.listeners.length);
+    this.source.listenersChanged(this.listeners.length);
+    to.source.listenersChanged(to.listeners.length);
+    if (l.cursor < ring.head && !to.flushScheduled) to.scheduleFlush();
+    return true;
+  }
+
+  /** Takes a listener out of the list (swap-remove); a round under way may pass over the one moved into its slot until the next. */
+  private unlist(l: Listener): void {
+    const last = this.listeners.pop()!;
+    if (last !== l) {
+      this.listeners[l.slot] = last;
+      last.slot = l.slot;
+    }
   }
 
   /** A listener's socket has sent what it queued. */
@@ -371,11 +406,7 @@ export class Channel {
   leave(l: Listener): void {
     if (l.closed) return;
     l.closed = true;
-    const last = this.listeners.pop()!;
-    if (last !== l) {
-      this.listeners[l.slot] = last;
-      last.slot = l.slot;
-    }
+    this.unlist(l);
     if (!l.socket.destroyed && !l.socket.writableEnded) l.socket.destroy();
     this.engine.hooks.listenerLeave.call(l);
     this.source.listenersChanged(this.listeners.length);

@@ -1,8 +1,8 @@
 import type { Hook, HookMap } from 'tapable';
-import type { AuthDecision, AuthRequest } from './auth.ts';
-import type { ChannelRegistry, EngineHost } from './channels.ts';
-import type { Connection, SniffResult } from './connection.ts';
-import type { Framer, FramerOptions } from './frame.ts';
+import type { AuthDecision, AuthRequest } from '../contracts/auth.ts';
+import type { ChannelRegistry, EngineHost } from '../engine/channels.ts';
+import type { Connection, SniffResult } from '../contracts/connection.ts';
+import type { Framer, FramerOptions } from '../contracts/frame.ts';
 import { ERR, HookError, isDisconnect, UserError } from './errors.ts';
 import { createHooks, type Hooks, type Stats } from './hooks.ts';
 import type { Logger } from './log.ts';
@@ -23,7 +23,7 @@ const APPLY_TIMEOUT_MS = 10_000;
  * knows no module. A module that provides a service adds its entry from its
  * public `index.ts` by declaration merging,
  *
- *     declare module '../../core/kernel.ts' { interface Services { http: HttpApi } }
+ *     declare module '../../../core/kernel.ts' { interface Services { http: HttpApi } }
  *
  * so `kernel.service('http')` is typed for every module that imports that
  * index (as a consumer does for the API's types anyway), and a name can have
@@ -52,12 +52,14 @@ export interface KernelOptions {
 export class Kernel {
   readonly hooks: Hooks = createHooks();
   readonly log: Logger;
-  readonly settings: Readonly<Record<string, unknown>>;
+  private current: Readonly<Record<string, unknown>>;
   readonly packageRoot: string;
   readonly channels: ChannelRegistry;
   readonly startedAt = new Date();
   private readonly services = new Map<keyof Services, unknown>();
   private stopping: Promise<void> | undefined;
+  private reloading: Promise<void> | undefined;
+  private reloadAgain = false;
   private readonly stopTimeoutMs: number;
   /** Resolves when the kernel has stopped; the CLI exits then. */
   readonly stopped: Promise<string>;
@@ -65,7 +67,7 @@ export class Kernel {
 
   constructor(opts: KernelOptions) {
     this.log = opts.log;
-    this.settings = opts.settings;
+    this.current = opts.settings;
     this.packageRoot = opts.packageRoot;
     this.stopTimeoutMs = opts.stopTimeoutMs ?? 5000;
     this.stopped = new Promise((r) => { this.resolveStopped = r; });
@@ -93,6 +95,58 @@ export class Kernel {
     return this.hooks.stats.call({ startedAt: this.startedAt, channels: this.channels.all().map((c) => c.stats()) });
   }
 
+  /** Validated settings, one section per loaded module: those of the last successful reload. */
+  get settings(): Readonly<Record<string, unknown>> {
+    return this.current;
+  }
+
+  /**
+   * Reads the settings again (`read` merges and validates, as at start) and,
+   * when the whole is valid, hands them to the modules' reload taps. An
+   * invalid file is refused with the reason and the running settings stay.
+   * Reloads asked for while one runs are done once after it.
+   */
+  reload(read: () => Promise<Record<string, unknown>>): Promise<void> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      do {
+        this.reloadAgain = false;
+        await this.reloadOnce(read);
+      } while (this.reloadAgain);
+      this.reloading = undefined;
+    })();
+    return this.reloading;
+  }
+
+  private async reloadOnce(read: () => Promise<Record<string, unknown>>): Promise<void> {
+    let next: Record<string, unknown>;
+    try {
+      next = await read();
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, code: (err as { code?: string }).code }, 'reload refused; the running settings stay');
+      return;
+    }
+    const previous = this.current;
+    const changed = Object.keys(next).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(previous[k]));
+    this.current = next;
+    try {
+      await this.hooks.reload.promise(next, previous);
+    } catch (err) {
+      // A module's own check (a mount listed twice): refused like an invalid file; taps check before they change anything.
+      this.current = previous;
+      const cause = (err as { cause?: unknown }).cause ?? err;
+      this.log.error({ err: (cause as Error).message, code: (cause as { code?: string }).code }, 'reload refused; the running settings stay');
+      return;
+    }
+    const applying = new Set(this.hooks.reload.taps.map((t) => t.name));
+    const pending = changed.filter((name) => !applying.has(name));
+    if (pending.length) this.log.warn({ modules: pending }, 'changed settings of these modules take effect at the next restart');
+    this.log.info({ changed }, 'settings reloaded');
+  }
+
   /** A child logger bound to a module's name. */
   logger(module: string): Logger {
     return this.log.child({ mod: module });
@@ -112,9 +166,9 @@ export class Kernel {
   /**
    * The whole life of a server: applies the modules in order, keeps one
    * connection's bug from taking the process down, stops on SIGINT/SIGTERM,
-   * runs the start hooks, and resolves once stopped.
+   * reloads on SIGHUP (with `reload`), runs the start hooks, and resolves once stopped.
    */
-  async run(modules: readonly ListedModule[]): Promise<void> {
+  async run(modules: readonly ListedModule[], opts: { reload?: () => Promise<Record<string, unknown>> } = {}): Promise<void> {
     for (const { module: m, where } of modules) {
       try {
         await this.apply(m, APPLY_TIMEOUT_MS);
@@ -133,6 +187,9 @@ export class Kernel {
         process.once(signal, () => process.exit(130));
       });
     }
+    const read = opts.reload;
+    // As every daemon: SIGHUP reads the settings again, no listener dropped.
+    if (read) process.on('SIGHUP', () => void this.reload(read));
     try {
       await this.hooks.start.promise();
     } catch (err) {

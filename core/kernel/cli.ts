@@ -164,10 +164,16 @@ export async function main(argv: readonly string[] = process.argv.slice(2), cwd 
 
   const log = await createLogger(level);
   // The engine is handed to the kernel here, so importing the kernel loads no engine (nor its writers).
-  const { ChannelRegistry } = await import('./channels.ts');
+  const { ChannelRegistry } = await import('../engine/channels.ts');
   const kernel = new Kernel({ log, settings, packageRoot, channels: (host) => new ChannelRegistry(host) });
   log.debug({ mods: modsFile, config: operator?.label, modules: names }, 'configured');
-  await kernel.run(modules.map(({ module, entry }) => ({ module, where: where(entry) })));
+  // A reload reads the settings file again; the module list, flags and shipped defaults stay as they were.
+  const reload = async () => {
+    const again = await operatorLayer(kernelFlags.config as string | undefined, cwd);
+    const next = mergeLayers([...shipped, ...(again ? [again] : []), flagLayer]);
+    return validateSettings(modules.map((m) => m.module), next.merged, next.origins);
+  };
+  await kernel.run(modules.map(({ module, entry }) => ({ module, where: where(entry) })), { reload });
   return 0;
 }
 

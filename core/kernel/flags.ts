@@ -17,7 +17,11 @@ export interface FlagDef {
 export type FlagValue = string | number | boolean | string[];
 
 export interface ParsedFlags {
-  /** Values by the flag's canonical name, in command-line order. */
+  /**
+   * Values by the flag's name as given, in the order of each name's last
+   * occurrence: applied in this order, a later flag overrides an earlier one
+   * even when the two are aliases of one setting (`-filter`, `-frame-filter`).
+   */
   values: Map<string, FlagValue>;
   /** Arguments after the flags (the `-exec` command). */
   rest: string[];
@@ -28,6 +32,11 @@ const FALSE = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
 
 export function parseFlags(argv: readonly string[], defs: ReadonlyMap<string, FlagDef>): ParsedFlags {
   const values = new Map<string, FlagValue>();
+  // A Map keeps a key where it was first set: a repeated flag moves to the end, as its last occurrence.
+  const set = (name: string, value: FlagValue) => {
+    values.delete(name);
+    values.set(name, value);
+  };
   let i = 0;
   let restFlag: string | undefined;
   for (; i < argv.length; i++) {
@@ -41,9 +50,9 @@ export function parseFlags(argv: readonly string[], defs: ReadonlyMap<string, Fl
     const def = defs.get(name);
     if (!name || !def) throw ERR.FLAG_UNKNOWN(name, nearest(name, [...defs.keys()]) ?? '');
     if (def.type === 'bool' || def.type === 'rest') {
-      if (inline === undefined) values.set(name, true);
-      else if (TRUE.has(inline)) values.set(name, true);
-      else if (FALSE.has(inline)) values.set(name, false);
+      if (inline === undefined) set(name, true);
+      else if (TRUE.has(inline)) set(name, true);
+      else if (FALSE.has(inline)) set(name, false);
       else throw ERR.FLAG_BOOL_INVALID(inline, name);
       if (def.type === 'rest') restFlag = values.get(name) ? name : undefined;
       continue;
@@ -53,7 +62,7 @@ export function parseFlags(argv: readonly string[], defs: ReadonlyMap<string, Fl
       if (i + 1 >= argv.length) throw ERR.FLAG_NEEDS_VALUE(name);
       text = argv[++i]!;
     }
-    values.set(name, convert(name, def.type, text));
+    set(name, convert(name, def.type, text));
   }
   const rest = argv.slice(i);
   // `true` left in place means the flag was given without anything after it.

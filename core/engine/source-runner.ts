@@ -1,8 +1,8 @@
 import type { Channel } from './channel.ts';
-import { SETTLE_MS, type FrameEmit, type Framer, type StreamFormat } from './frame.ts';
+import { SETTLE_MS, type FrameEmit, type Framer, type StreamFormat } from '../contracts/frame.ts';
 import { Pacer } from './pacer.ts';
 import { hold, release, SlabWriter, slabOf, slabPool } from './slab.ts';
-import type { OpenedSource, SourceSpec } from './source.ts';
+import type { OpenedSource, SourceSpec } from '../contracts/source.ts';
 
 const BACKOFF_FIRST_MS = 100;
 const BACKOFF_MAX_MS = 10_000;
