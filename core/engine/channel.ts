@@ -206,7 +206,7 @@ export class Channel {
       l.framesSent += head - cursor;
       l.cursor = head;
       this.bytesOut += bytes;
-      if (mode !== 'final' && writers.add(l, payload)) l.bytesSent += bytes;
+      if (mode !== 'final' && !l.pendingPreamble && writers.add(l, payload)) l.bytesSent += bytes;
       else l.write(payload);
     }
     writers.run();
@@ -317,12 +317,15 @@ export class Channel {
     const ring = this.ring;
     // The response head, the header and the burst leave in one write.
     socket.cork();
-    if (opts.preamble) socket.write(opts.preamble);
-    if (this.header) socket.write(this.header);
     const head = ring.head;
     const start = opts.noBurst ? ring.prevSync(head - 1, this.burstFloor) : ring.burstStart(this.settings.burst, this.settings.burstBytes, this.burstFloor);
     l.cursor = start >= 0 ? start : head;
     l.needsSync = start < 0;
+    const preamble = opts.preamble;
+    // Nothing to send yet (a source opening for this listener): the head waits for the stream, which may tell its type.
+    if (typeof preamble === 'function' && l.cursor >= head && !this.header) l.deferPreamble(preamble);
+    else if (preamble) socket.write(typeof preamble === 'function' ? preamble() : preamble);
+    if (this.header) socket.write(this.header);
     // A byte-limited listener is written by the first round (ending it here would leave it half joined).
     if (l.cursor < head && !l.maxBytes) {
       if (ring.headerChange > l.cursor) this.writeFrom(l, l.cursor, head);

@@ -17,11 +17,19 @@ export interface ListenerOptions {
   maxBytes?: number;
   /** Skip the burst and start at the live edge. */
   noBurst?: boolean;
-  /** Bytes written before the stream (the protocol's response head), in the same write as the burst. */
-  preamble?: Buffer | string;
+  /**
+   * Bytes written before the stream (the protocol's response head), in the
+   * same write as the burst. A function is asked as late as possible: when the
+   * first bytes of the stream go out (a source opened for its first listener
+   * tells its format only then), or after PREAMBLE_WAIT_MS without any.
+   */
+  preamble?: Buffer | string | (() => Buffer | string);
 }
 
 let nextId = 1;
+
+/** A response head waiting for the stream's first bytes goes out after this long anyway, so the client hears back. */
+const PREAMBLE_WAIT_MS = 3000;
 
 /** A listener is a socket plus a cursor into its channel's ring, and its figures. */
 export class Listener {
@@ -52,6 +60,9 @@ export class Listener {
    * (`core/slab.ts`) must not be reused until the queue is empty.
    */
   private pinned: Buffer[] | undefined;
+  /** The protocol's head, not yet written: nothing of the stream was either. */
+  pendingPreamble: (() => Buffer | string) | undefined;
+  private preambleTimer: NodeJS.Timeout | undefined;
 
   /** The channel it listens to: another one after a move (fallback, an operator's move). */
   channel: Channel;
@@ -71,8 +82,25 @@ export class Listener {
     return this.channel.ring.head - this.cursor;
   }
 
+  /** Holds the protocol's head back until the stream's first bytes (or PREAMBLE_WAIT_MS). */
+  deferPreamble(preamble: () => Buffer | string): void {
+    this.pendingPreamble = preamble;
+    this.preambleTimer = setTimeout(() => this.sendPreamble(), PREAMBLE_WAIT_MS);
+    this.preambleTimer.unref();
+  }
+
+  /** Writes the held-back head now, if any. */
+  sendPreamble(): void {
+    const preamble = this.pendingPreamble;
+    if (!preamble) return;
+    this.pendingPreamble = undefined;
+    clearTimeout(this.preambleTimer);
+    if (!this.socket.destroyed) this.socket.write(preamble());
+  }
+
   /** Counts and sends `payload` through the socket (transformed, if the listener has a transform). */
   write(payload: Payload): void {
+    if (this.pendingPreamble) this.sendPreamble();
     this.settle();
     if (Array.isArray(payload)) {
       if (this.transform) return this.write(Buffer.concat(payload));
@@ -118,6 +146,8 @@ export class Listener {
 
   /** Lets go of the pinned buffers: the socket is closed (nothing queued is sent any more). */
   unpin(): void {
+    clearTimeout(this.preambleTimer);
+    this.pendingPreamble = undefined;
     const pinned = this.pinned;
     if (!pinned) return;
     this.pinned = undefined;
@@ -127,6 +157,8 @@ export class Listener {
   /** Ends the stream cleanly (the bytes already queued are still delivered). */
   end(): void {
     if (this.closed) return;
+    // A client still waiting for the head hears back before the close.
+    this.sendPreamble();
     this.socket.end();
     this.channel.leave(this);
   }

@@ -44,5 +44,8 @@ export async function serveListener(kernel: Kernel, api: HttpApi, req: HttpReque
   // A listener sends nothing we need; reading keeps its FIN (disconnect) visible.
   socket.resume();
   socket.once('end', () => socket.destroy());
-  admission.join(socket, { remoteAddress: req.remoteAddress, protocol: 'http', transform: res.transform, preamble: Buffer.from(head, 'latin1') });
+  // Asked when the stream's first bytes leave: a source opened for this listener knows its type only then.
+  const guessed = res.headers['Content-Type'] === channel.contentType;
+  const preamble = () => Buffer.from(formatHead(200, guessed ? { ...res.headers, 'Content-Type': channel.contentType } : res.headers), 'latin1');
+  admission.join(socket, { remoteAddress: req.remoteAddress, protocol: 'http', transform: res.transform, preamble });
 }
