@@ -47,7 +47,12 @@ for (const f of files) {
     assert.ok(props, `module ${name} has an object schema`);
     const text = readFileSync(join(configDir, f), 'utf8');
     const shipped = yaml.load(text) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(shipped).sort(), Object.keys(props).sort(), 'one key per setting, no other');
+    const defaulted = Object.keys(props).filter((k) => props[k]!.default !== undefined);
+    assert.deepEqual(Object.keys(shipped).sort(), defaulted.sort(), 'one key per setting with a default, no other');
+    // A setting with no default (unset means "not given", as -path) is shown commented out, so operators still find it.
+    for (const k of Object.keys(props).filter((key) => props[key]!.default === undefined)) {
+      assert.ok(text.includes(`\n# ${k}:`), `config/${f} shows ${k} commented out`);
+    }
     for (const [key, value] of Object.entries(shipped)) assert.deepEqual(value, props[key]!.default, `${name}.${key} is the schema default`);
     // Valid against the schema (ajv, as at start-up), and the same settings as the schema alone gives.
     const { merged, origins } = mergeLayers(defaultLayers(configDir, [name]));
