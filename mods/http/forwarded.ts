@@ -6,6 +6,8 @@ export type ForwardedHeader = 'x-forwarded-for' | 'forwarded';
 /** Entries looked at from the right: a chain of proxies is short, a longer list is someone's junk. */
 const MAX_HOPS = 32;
 
+const validPort = (text: string) => /^\d{1,5}$/.test(text) && Number(text) <= 65535;
+
 /** `::ffff:10.0.0.1` (an IPv4 client on a dual-stack port) as `10.0.0.1`. */
 export function plainAddress(address: string): string {
   return address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
@@ -22,12 +24,15 @@ export function hopAddress(raw: string): string | undefined {
   if (text.startsWith('[')) {
     const close = text.indexOf(']');
     const rest = text.slice(close + 1);
-    if (close < 0 || !(rest === '' || /^:\d{1,5}$/.test(rest))) return undefined;
+    if (close < 0 || !(rest === '' || (rest.startsWith(':') && validPort(rest.slice(1))))) return undefined;
     text = text.slice(1, close);
     return net.isIPv6(text) ? text.toLowerCase() : undefined;
   }
-  const port = /^(\d+\.\d+\.\d+\.\d+):\d{1,5}$/.exec(text);
-  if (port) text = port[1]!;
+  const port = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(text);
+  if (port) {
+    if (!validPort(port[2]!)) return undefined;
+    text = port[1]!;
+  }
   if (net.isIPv4(text)) return text;
   if (net.isIPv6(text)) return plainAddress(text.toLowerCase());
   return undefined;
