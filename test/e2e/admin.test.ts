@@ -154,4 +154,11 @@ describe('admin commands', { timeout: 60_000 }, () => {
       source.destroy();
     }
   });
+
+  test('killsource on a configured mount ends it until the server restarts', T, async () => {
+    const res = await admin('/admin/killsource.json?mount=/ogg');
+    assert.deepEqual(JSON.parse(res.text), { ok: true, message: 'Source Removed' });
+    assert.equal((await get(port, '/ogg')).status, 404);
+    assert.equal((await admin('/admin/killsource?mount=/ogg')).text, 'Source does not exist\n');
+  });
 });
