@@ -99,6 +99,10 @@ export const ERR = {
   UID_FAILED: createError('SS_ERR_UID_FAILED', (uid: string, reason: string) => `cannot switch to user id ${uid} (-uid): ${reason}`),
   /** A start hook failed with an error that is not a UserError (a module's own). */
   START_FAILED: createError('SS_ERR_START_FAILED', (reason: string) => reason),
+
+  // Reverse proxies
+  TRUSTED_PROXY_INVALID: createError('SS_ERR_TRUSTED_PROXY_INVALID', (entry: string) =>
+    `setting http.trustedProxies: "${entry}" is neither an IP address nor address/prefix (e.g. 10.0.0.0/8, fd00::/8)`),
 } as const;
 
 /** An error thrown by a module's tap, named after the hook and the module. */

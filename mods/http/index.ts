@@ -5,6 +5,8 @@ import { createHttpHooks, type HttpApi, type HttpRequest } from './api.ts';
 import { looksLikeRequest, parseHead, type RequestHead } from './request.ts';
 import { respondText } from './response.ts';
 import { serveListener } from './listener.ts';
+import { TrustedProxies, type ForwardedHeader } from './forwarded.ts';
+import { ERR } from '../../core/kernel/errors.ts';
 
 // The http module's public contract: what other modules may import (as `../http/index.ts`).
 export type { HttpApi, HttpRequest, ListenerResponse } from './api.ts';
@@ -20,6 +22,8 @@ declare module '../../core/kernel/kernel.ts' {
 interface HttpSettings {
   maxLineBytes: number;
   maxHeadBytes: number;
+  trustedProxies: string[];
+  forwardedHeader: ForwardedHeader;
 }
 
 function basicAuth(header: string | undefined): HttpRequest['basic'] {
@@ -30,7 +34,7 @@ function basicAuth(header: string | undefined): HttpRequest['basic'] {
   return colon < 0 ? undefined : { user: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
-function toRequest(conn: Connection, head: RequestHead): HttpRequest {
+function toRequest(conn: Connection, head: RequestHead, remoteAddress: string): HttpRequest {
   let url: URL;
   try {
     url = new URL(head.target, 'http://x');
@@ -53,7 +57,7 @@ function toRequest(conn: Connection, head: RequestHead): HttpRequest {
     body: conn.head.subarray(head.length),
     socket: conn.socket,
     conn,
-    remoteAddress: conn.remoteAddress,
+    remoteAddress,
     basic: basicAuth(head.headers.authorization),
   };
 }
@@ -72,10 +76,27 @@ export default defineModule<HttpSettings>({
     properties: {
       maxLineBytes: { type: 'integer', minimum: 64, default: 8192, description: 'longest request line (longer: 414)' },
       maxHeadBytes: { type: 'integer', minimum: 256, default: 16384, description: 'largest request head (larger: 431)' },
+      trustedProxies: {
+        type: 'array',
+        items: { type: 'string', pattern: '^[0-9A-Fa-f.:]+(/\\d{1,3})?$' },
+        default: [],
+        description: 'reverse proxies (CIDRs or addresses) whose forwardedHeader names the client',
+      },
+      forwardedHeader: {
+        enum: ['x-forwarded-for', 'forwarded'],
+        default: 'x-forwarded-for',
+        description: 'the header the trusted proxies write the client address into',
+      },
     },
   },
   apply(kernel: Kernel, s: HttpSettings) {
     const log = kernel.logger('http');
+    let proxies: TrustedProxies;
+    try {
+      proxies = new TrustedProxies(s.trustedProxies);
+    } catch (err) {
+      throw ERR.TRUSTED_PROXY_INVALID((err as Error).message);
+    }
     const hooks = createHttpHooks();
     const api: HttpApi = {
       hooks,
@@ -106,7 +127,8 @@ export default defineModule<HttpSettings>({
         };
       }
       // The socket stays paused: a source's body must not flow before its handler listens.
-      return (c) => void handle(toRequest(c, parsed.head));
+      // The client's address is settled here, once: auth, limits, logs and status all see the same one.
+      return (c) => void handle(toRequest(c, parsed.head, proxies.clientAddress(c.remoteAddress, parsed.head.headers, s.forwardedHeader)));
     });
 
     // Streams come last so that pages and admin calls registered by other modules win.
