@@ -42,6 +42,20 @@ const CHEAP_ROUND_MS = 25;
  * cost dominates) and writing keeps to about a third of the CPU.
  */
 const SPACING = 3;
+/**
+ * Rounds whose writes average this many bytes or more are not spaced: their
+ * cost is the bytes themselves, which waiting does not make any cheaper, only
+ * later (a fast source to a hundred listeners). Spacing pays off for small
+ * writes, whose cost is the write itself.
+ */
+const UNSPACED_WRITE_BYTES = 64 * 1024;
+/**
+ * A listener is written at most this much in one round (whole frames, at least
+ * one): about what a socket's send buffer takes at once on loopback or a LAN.
+ * More would only queue in user space, keep its slabs pinned and make the round
+ * long, and a long round lets the next listeners fall further behind.
+ */
+const MAX_WRITE_BYTES = 1 << 20;
 
 /**
  * One live stream at a mount: a source, a filter, an optional header, a ring of
@@ -64,9 +78,14 @@ export class Channel {
   /** Next listener index of the round in progress (-1: no round running). */
   private roundAt = -1;
   private roundCost = 0;
+  private roundWrites = 0;
+  private roundBytes = 0;
+  /** Some listener was written less than it is owed (MAX_WRITE_BYTES): another round is due even without new frames. */
+  private roundCapped = false;
   private roundHead = 0;
   private lastRoundEnd = 0;
   private lastRoundCost = 0;
+  private lastRoundWriteBytes = 0;
   private burstMemo: { head: number; start: number; payload: Payload } | undefined;
 
   constructor(
@@ -87,7 +106,7 @@ export class Channel {
 
   private scheduleFlush(): void {
     this.flushScheduled = true;
-    const excess = this.lastRoundCost - CHEAP_ROUND_MS;
+    const excess = this.lastRoundWriteBytes >= UNSPACED_WRITE_BYTES ? 0 : this.lastRoundCost - CHEAP_ROUND_MS;
     const wait = excess <= 0 ? 0 : this.lastRoundEnd + SPACING * excess - performance.now();
     if (wait >= 1) setTimeout(this.flush, wait);
     else setImmediate(this.flush);
@@ -97,11 +116,18 @@ export class Channel {
   private readonly flush = (): void => {
     this.flushScheduled = false;
     if (this.roundAt !== -1) return;
-    this.roundAt = 0;
-    this.roundCost = 0;
-    this.roundHead = this.ring.head;
+    this.startRound();
     this.slice();
   };
+
+  private startRound(): void {
+    this.roundAt = 0;
+    this.roundCost = 0;
+    this.roundWrites = 0;
+    this.roundBytes = 0;
+    this.roundCapped = false;
+    this.roundHead = this.ring.head;
+  }
 
   /**
    * Writes one slice of listeners what they are owed. Listeners at the same
@@ -118,7 +144,8 @@ export class Channel {
     let shared: Payload | undefined;
     let sharedBytes = 0;
     let sharedFrom = -1;
-    let others: Map<number, Payload> | undefined;
+    let sharedTo = 0;
+    let others: Map<number, { payload: Payload; to: number; bytes: number }> | undefined;
     const listeners = this.listeners;
     let end = listeners.length;
     let i = this.roundAt;
@@ -147,22 +174,32 @@ export class Channel {
       }
       let payload: Payload;
       let bytes: number;
+      let to: number;
       if (cursor === sharedFrom) {
         payload = shared!;
         bytes = sharedBytes;
+        to = sharedTo;
       } else if (sharedFrom === -1) {
-        payload = shared = ring.payload(cursor, head);
+        to = sharedTo = this.writeEnd(cursor, head, all);
+        payload = shared = ring.payload(cursor, to);
         bytes = sharedBytes = payloadBytes(payload);
         sharedFrom = cursor;
       } else {
         others ??= new Map();
-        payload = others.get(cursor) ?? ring.payload(cursor, head);
-        others.set(cursor, payload);
-        bytes = payloadBytes(payload);
+        let p = others.get(cursor);
+        if (!p) {
+          const end = this.writeEnd(cursor, head, all);
+          const part = ring.payload(cursor, end);
+          others.set(cursor, (p = { payload: part, to: end, bytes: payloadBytes(part) }));
+        }
+        ({ payload, to, bytes } = p);
       }
-      l.framesSent += head - cursor;
-      l.cursor = head;
+      if (to < head) this.roundCapped = true;
+      l.framesSent += to - cursor;
+      l.cursor = to;
       this.bytesOut += bytes;
+      this.roundWrites++;
+      this.roundBytes += bytes;
       if (writers.add(l, payload)) l.bytesSent += bytes;
       else l.write(payload);
     }
@@ -178,9 +215,23 @@ export class Channel {
     this.roundAt = -1;
     this.lastRoundEnd = now;
     this.lastRoundCost = this.roundCost;
+    this.lastRoundWriteBytes = this.roundWrites ? this.roundBytes / this.roundWrites : 0;
     // Frames that arrived during the round are owed to the listeners already passed.
-    if (this.ring.head !== this.roundHead && this.listeners.length && !this.flushScheduled) this.scheduleFlush();
+    const owed = this.ring.head !== this.roundHead || this.roundCapped;
+    if (owed && this.listeners.length && !this.flushScheduled) this.scheduleFlush();
   };
+
+  /** Where a write of frames from `from` ends: whole frames up to MAX_WRITE_BYTES, at least one; `all` (the last round) sends everything. */
+  private writeEnd(from: number, head: number, all: boolean): number {
+    if (all) return head;
+    let to = from + 1;
+    let bytes = this.ring.get(from)!.length;
+    for (; to < head; to++) {
+      bytes += this.ring.get(to)!.length;
+      if (bytes > MAX_WRITE_BYTES) break;
+    }
+    return to;
+  }
 
   /** `-client-max-bytes`: send whole frames until the limit is reached, then end. */
   private writeLimited(l: Listener, head: number): void {
@@ -267,9 +318,7 @@ export class Channel {
     this.closed = true;
     this.source.stop('channel closed');
     // Frames already read (a source's last bytes before its EOF) still reach every listener, in one full round.
-    this.roundAt = 0;
-    this.roundCost = 0;
-    this.roundHead = this.ring.head;
+    this.startRound();
     this.slice(true);
     this.endListeners();
   }
