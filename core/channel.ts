@@ -57,6 +57,23 @@ const UNSPACED_WRITE_BYTES = 64 * 1024;
  */
 const MAX_WRITE_BYTES = 1 << 20;
 
+/** The listener a socket belongs to, for the shared socket handlers below. */
+const LISTENER = Symbol('streamserve.listener');
+type ListenerSocket = Socket & { [LISTENER]?: Listener };
+
+function onListenerClose(this: ListenerSocket): void {
+  const l = this[LISTENER];
+  if (!l) return;
+  // Nothing queued is sent after the socket closes.
+  l.unpin();
+  l.channel.leave(l);
+}
+
+function onListenerDrain(this: ListenerSocket): void {
+  const l = this[LISTENER];
+  if (l) l.channel.drained(l);
+}
+
 /**
  * One live stream at a mount: a source, a filter, an optional header, a ring of
  * recent frames and the listeners reading from it.
@@ -275,12 +292,10 @@ export class Channel {
     l.slot = this.listeners.length;
     this.listeners.push(l);
     this.listenerPeak = Math.max(this.listenerPeak, this.listeners.length);
-    socket.once('close', () => {
-      // Nothing queued is sent after the socket closes.
-      l.unpin();
-      this.leave(l);
-    });
-    socket.on('drain', () => this.drained(l));
+    // One pair of handlers for every listener's socket: two closures and a once() wrapper each were about 300 bytes a listener.
+    (socket as ListenerSocket)[LISTENER] = l;
+    socket.on('close', onListenerClose);
+    socket.on('drain', onListenerDrain);
     this.kernel.hooks.listenerJoined.call(l);
     this.source.listenersChanged(this.listeners.length);
     if (l.maxBytes && l.cursor < head) this.scheduleFlush();
