@@ -96,11 +96,19 @@ export default defineModule<ServerSettings>({
       }
     }
 
+    // Handlers every connection shares: a closure per connection would keep the whole
+    // accept context (the connection, its request bytes, its timer) for the socket's life.
+    function forget(this: net.Socket) {
+      sockets.delete(this);
+    }
+    function connectionError(this: net.Socket, err: Error) {
+      log.debug({ err: err.message, remote: this.remoteAddress }, 'connection error');
+    }
     const accept = (socket: net.Socket, secure: boolean) => {
       sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
+      socket.on('close', forget);
       // Errors on a connection concern that connection only.
-      socket.on('error', (err) => log.debug({ err: err.message, conn: conn.id }, 'connection error'));
+      socket.on('error', connectionError);
       socket.setNoDelay(true);
       const conn: Connection = { id: nextConnId++, socket, head: Buffer.alloc(0), remoteAddress: socket.remoteAddress ?? '?', secure };
       const timer = setTimeout(() => {
@@ -117,6 +125,7 @@ export default defineModule<ServerSettings>({
             clearTimeout(timer);
             socket.off('data', onData);
             socket.off('end', onEnd);
+            socket.off('close', onClose);
             // The handler gets a paused socket and resumes it once its own listeners are attached.
             socket.pause();
             result(conn);
@@ -150,7 +159,8 @@ export default defineModule<ServerSettings>({
       const onEnd = () => { clearTimeout(timer); socket.destroy(); };
       socket.on('data', onData);
       socket.once('end', onEnd);
-      socket.once('close', () => clearTimeout(timer));
+      const onClose = () => clearTimeout(timer);
+      socket.once('close', onClose);
     };
 
     const plain = net.createServer({ noDelay: true }, (socket) => accept(socket, false));

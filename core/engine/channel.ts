@@ -63,6 +63,39 @@ const CHEAP_ROUND_MS = 25;
  * cost dominates) and writing keeps to about a third of the CPU.
  */
 const SPACING = 3;
+/**
+ * Rounds whose writes average this many bytes or more are not spaced: their
+ * cost is the bytes themselves, which waiting does not make any cheaper, only
+ * later (a fast source to a hundred listeners). Spacing pays off for small
+ * writes, whose cost is the write itself.
+ */
+const UNSPACED_WRITE_BYTES = 64 * 1024;
+/**
+ * A listener is written at most this much in one round (whole frames, at least
+ * one): about what a socket's send buffer takes at once on loopback or a LAN.
+ * More would only queue in user space, keep its slabs pinned and make the round
+ * long, and a long round lets the next listeners fall further behind.
+ */
+const MAX_WRITE_BYTES = 1 << 20;
+
+/** The listener a socket belongs to, for the shared socket handlers below. */
+const LISTENER = Symbol('streamserve.listener');
+type ListenerSocket = Socket & { [LISTENER]?: Listener };
+
+// One pair of handlers for every listener's socket (two closures each were about 300 bytes a listener),
+// through `l.channel`: a listener may have been moved to another channel since it joined.
+function onListenerClose(this: ListenerSocket): void {
+  const l = this[LISTENER];
+  if (!l) return;
+  // Nothing queued is sent after the socket closes.
+  l.unpin();
+  l.channel.leave(l);
+}
+
+function onListenerDrain(this: ListenerSocket): void {
+  const l = this[LISTENER];
+  if (l) l.channel.drained(l);
+}
 
 /**
  * One live stream at a mount: a source, a filter, an optional header, a ring of
@@ -87,6 +120,11 @@ export class Channel {
   /** Next listener index of the round in progress (-1: no round running). */
   private roundAt = -1;
   private roundCost = 0;
+  private roundWrites = 0;
+  private roundBytes = 0;
+  /** The lowest cursor a listener written this round was left at (below the round's head when its write was capped). */
+  private roundLow = 0;
+  private lastRoundWriteBytes = 0;
   private roundHead = 0;
   private lastRoundEnd = 0;
   private lastRoundCost = 0;
@@ -120,15 +158,21 @@ export class Channel {
   /** Writes every listener what it is owed, now: the ring is about to drop frames the last round did not pass on. */
   private forceRound(): void {
     if (this.roundAt !== -1) this.slice('force');
+    this.startRound();
+    this.slice('force');
+  }
+
+  private startRound(): void {
     this.roundAt = 0;
     this.roundCost = 0;
-    this.roundHead = this.ring.head;
-    this.slice('force');
+    this.roundWrites = 0;
+    this.roundBytes = 0;
+    this.roundHead = this.roundLow = this.ring.head;
   }
 
   private scheduleFlush(): void {
     this.flushScheduled = true;
-    const excess = this.lastRoundCost - CHEAP_ROUND_MS;
+    const excess = this.lastRoundWriteBytes >= UNSPACED_WRITE_BYTES ? 0 : this.lastRoundCost - CHEAP_ROUND_MS;
     const wait = excess <= 0 ? 0 : this.lastRoundEnd + SPACING * excess - performance.now();
     if (wait >= 1) setTimeout(this.flush, wait);
     else setImmediate(this.flush);
@@ -138,9 +182,7 @@ export class Channel {
   private readonly flush = (): void => {
     this.flushScheduled = false;
     if (this.roundAt !== -1) return;
-    this.roundAt = 0;
-    this.roundCost = 0;
-    this.roundHead = this.ring.head;
+    this.startRound();
     this.slice();
   };
 
@@ -163,7 +205,8 @@ export class Channel {
     let shared: Payload | undefined;
     let sharedBytes = 0;
     let sharedFrom = -1;
-    let others: Map<number, Payload> | undefined;
+    let sharedTo = 0;
+    let others: Map<number, { payload: Payload; to: number; bytes: number }> | undefined;
     const listeners = this.listeners;
     let end = listeners.length;
     let i = this.roundAt;
@@ -190,21 +233,31 @@ export class Channel {
       }
       let payload: Payload;
       let bytes: number;
+      let to: number;
       if (cursor === sharedFrom) {
         payload = shared!;
         bytes = sharedBytes;
+        to = sharedTo;
       } else if (sharedFrom === -1) {
-        payload = shared = ring.payload(cursor, head);
+        to = sharedTo = this.writeEnd(cursor, head, all);
+        payload = shared = ring.payload(cursor, to);
         bytes = sharedBytes = payloadBytes(payload);
         sharedFrom = cursor;
       } else {
         others ??= new Map();
-        payload = others.get(cursor) ?? ring.payload(cursor, head);
-        others.set(cursor, payload);
-        bytes = payloadBytes(payload);
+        let p = others.get(cursor);
+        if (!p) {
+          const end = this.writeEnd(cursor, head, all);
+          const part = ring.payload(cursor, end);
+          others.set(cursor, (p = { payload: part, to: end, bytes: payloadBytes(part) }));
+        }
+        ({ payload, to, bytes } = p);
       }
-      l.framesSent += head - cursor;
-      l.cursor = head;
+      if (to < this.roundLow) this.roundLow = to;
+      l.framesSent += to - cursor;
+      l.cursor = to;
+      this.roundWrites++;
+      this.roundBytes += bytes;
       this.bytesOut += bytes;
       if (mode !== 'final' && !l.pendingPreamble && writers.add(l, payload)) l.bytesSent += bytes;
       else l.write(payload);
@@ -219,12 +272,26 @@ export class Channel {
       return;
     }
     this.roundAt = -1;
-    this.safeHead = this.roundHead;
+    this.safeHead = this.roundLow;
     this.lastRoundEnd = now;
     this.lastRoundCost = this.roundCost;
-    // Frames that arrived during the round are owed to the listeners already passed.
-    if (this.ring.head !== this.roundHead && this.listeners.length && !this.flushScheduled) this.scheduleFlush();
+    this.lastRoundWriteBytes = this.roundWrites ? this.roundBytes / this.roundWrites : 0;
+    // Frames that arrived during the round, or that a capped write left, are owed to the listeners already passed.
+    const owed = this.ring.head !== this.roundHead || this.roundLow < this.roundHead;
+    if (owed && this.listeners.length && !this.flushScheduled) this.scheduleFlush();
   };
+
+  /** Where a write of frames from `from` ends: whole frames up to MAX_WRITE_BYTES, at least one; `all` sends everything. */
+  private writeEnd(from: number, head: number, all: boolean): number {
+    if (all) return head;
+    let to = from + 1;
+    let bytes = this.ring.get(from)!.length;
+    for (; to < head; to++) {
+      bytes += this.ring.get(to)!.length;
+      if (bytes > MAX_WRITE_BYTES) break;
+    }
+    return to;
+  }
 
   /**
    * A lapped listener, or one waiting for a frame a decoder can start at, moves
@@ -351,13 +418,9 @@ export class Channel {
     l.slot = this.listeners.length;
     this.listeners.push(l);
     this.listenerPeak = Math.max(this.listenerPeak, this.listeners.length);
-    // Through `l.channel`: a listener may have been moved to another channel since.
-    socket.once('close', () => {
-      // Nothing queued is sent after the socket closes.
-      l.unpin();
-      l.channel.leave(l);
-    });
-    socket.on('drain', () => l.channel.drained(l));
+    (socket as ListenerSocket)[LISTENER] = l;
+    socket.on('close', onListenerClose);
+    socket.on('drain', onListenerDrain);
     this.engine.hooks.listenerJoined.call(l);
     this.source.listenersChanged(this.listeners.length);
     if (l.cursor < ring.head && !this.flushScheduled) this.scheduleFlush();
@@ -426,9 +489,7 @@ export class Channel {
     this.source.stop('channel closed');
     // Frames already read (a source's last bytes before its EOF) still reach every listener, in one full round.
     if (this.roundAt !== -1) this.slice('final');
-    this.roundAt = 0;
-    this.roundCost = 0;
-    this.roundHead = this.ring.head;
+    this.startRound();
     this.slice('final');
     this.endListeners();
   }

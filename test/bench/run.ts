@@ -1,6 +1,11 @@
 /**
- * `npm run bench`: runs the scenarios of issue 3 against the built server and
- * prints one JSON line per scenario on stdout (progress on stderr).
+ * `npm run bench`: runs the load scenarios against the built server and prints
+ * one JSON line per scenario on stdout (progress on stderr). With `go` on the
+ * PATH it runs the reference load generator (`../shared/bench`, Go: the
+ * instrument the targets are stated against; see reference.ts), with Go
+ * streamserve, Icecast and the physical-limit program side by side in the same
+ * run; without Go, or with --ts-loadgen, the TypeScript load generator here
+ * (loadgen.ts, the scenarios of issue 3).
  *
  *   npm run bench                          every scenario, full length
  *   npm run bench -- --quick               shorter windows, for a smoke run
@@ -13,22 +18,32 @@
  *   npm run bench -- --go-streamserve PATH  run the original Go streamserve (built binary at PATH) beside us on every
  *                                          scenario; without the option, $GO_STREAMSERVE names it; without either
  *                                          (or when the file is not executable) no peer runs and the firehose line says why
+ *   npm run bench -- --repeat 3            (reference) each scenario 3 times, servers interleaved; medians and each run
+ *   npm run bench -- --markdown FILE       (reference) also write the table (one row per scenario and server, with the
+ *                                          command reproducing it) to FILE
+ *   npm run bench -- --reference DIR       the reference bench directory (default: $REFERENCE_BENCH, else shared/bench
+ *                                          beside the repository or a parent)
+ *   npm run bench -- --ts-loadgen          the TypeScript load generator even when Go is installed
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { icecastAvailable } from './icecast.ts';
 import { resolveGoPeer } from './peer.ts';
 import { killAll, root, useServerBin } from './procs.ts';
+import { buildReference, findReference, goAvailable, markdownTable, REFERENCE_SCENARIOS, runReferenceScenario, type ReferenceScenario } from './reference.ts';
 import { scenarios, type BenchContext } from './scenarios.ts';
 
 const USAGE = 'usage: npm run bench -- [--only NAME[,NAME]] [--quick] [--no-icecast] [--cpu-prof DIR] [--server-node-flags FLAGS] [--bin PATH] [--go-streamserve PATH] [--quiet-wait SECONDS] [--keep-tmp]\n' +
+  '       [--repeat N] [--markdown FILE] [--reference DIR] [--ts-loadgen]\n' +
   'Go streamserve peer: --go-streamserve PATH, else the environment variable GO_STREAMSERVE\n' +
-  `scenarios: ${scenarios.map((s) => s.name).join(', ')}\n`;
+  `scenarios (reference load generator, when go is on the PATH): ${REFERENCE_SCENARIOS.join(', ')}\n` +
+  `scenarios (TypeScript load generator): ${scenarios.map((s) => s.name).join(', ')}\n`;
 
 function parseArgs(argv: string[]) {
-  const opts = { only: [] as string[], quick: false, icecast: true, cpuProf: '', nodeFlags: '', bin: '', goStreamserve: '', quietWaitS: 300, keepTmp: false };
+  const opts = { only: [] as string[], quick: false, icecast: true, cpuProf: '', nodeFlags: '', bin: '', goStreamserve: '', quietWaitS: 300, keepTmp: false,
+    repeat: 1, markdown: '', reference: '', tsLoadgen: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -43,11 +58,15 @@ function parseArgs(argv: string[]) {
       case '--go-streamserve': opts.goStreamserve = value(); break;
       case '--server-node-flags': opts.nodeFlags = value(); break;
       case '--quiet-wait': opts.quietWaitS = Number(value()); break;
+      case '--repeat': opts.repeat = Math.max(1, Math.floor(Number(value())) || 1); break;
+      case '--markdown': opts.markdown = resolve(value()); break;
+      case '--reference': opts.reference = value(); break;
+      case '--ts-loadgen': opts.tsLoadgen = true; break;
       case '-h': case '--help': process.stderr.write(USAGE); process.exit(0); break;
       default: process.stderr.write(`bench: unknown argument ${a}\n${USAGE}`); process.exit(2);
     }
   }
-  const names = scenarios.map((s) => s.name);
+  const names = [...new Set([...scenarios.map((s) => s.name), ...REFERENCE_SCENARIOS])];
   const unknown = opts.only.filter((n) => !names.includes(n));
   if (unknown.length) {
     process.stderr.write(`bench: unknown scenario ${unknown.join(', ')}; available: ${names.join(', ')}\n`);
@@ -120,6 +139,15 @@ async function main(): Promise<number> {
       process.exit(130);
     });
   }
+  const reference = opts.tsLoadgen ? { why: '--ts-loadgen' } : !goAvailable() ? { why: 'go is not on the PATH' } : findReference(root, opts.reference || undefined, process.env.REFERENCE_BENCH || undefined);
+  if (reference.dir) {
+    try {
+      return await runReference(opts, reference.dir, tmp, clkTck, serverNodeFlags, ctx.goStreamserve.bin, ctx.icecast);
+    } finally {
+      cleanup();
+    }
+  }
+  process.stderr.write(`bench: reference load generator not used (${reference.why}); the TypeScript load generator measures\n`);
   process.stderr.write(`bench: ${opts.quick ? 'quick' : 'full'} run, icecast ${ctx.icecast ? 'beside us' : 'not run'}, ` +
     `Go streamserve ${ctx.goStreamserve.bin ? `beside us (${ctx.goStreamserve.bin})` : `not run (${ctx.goStreamserve.why})`}, temp dir ${tmp}\n`);
   let failures = 0;
@@ -143,6 +171,32 @@ async function main(): Promise<number> {
   } finally {
     cleanup();
   }
+  return failures ? 1 : 0;
+}
+
+/** The reference scenarios (all of them, or --only), one JSON line each. */
+async function runReference(opts: ReturnType<typeof parseArgs>, dir: string, tmp: string, clkTck: number, serverNodeFlags: string[], goStreamserve: string | undefined, icecast: boolean): Promise<number> {
+  const work = join(tmp, 'reference');
+  const progress = (msg: string) => process.stderr.write(`  ${msg}\n`);
+  buildReference(dir, work, progress);
+  const chosen = REFERENCE_SCENARIOS.filter((s) => !opts.only.length || opts.only.includes(s));
+  if (!chosen.length) {
+    process.stderr.write(`bench: none of ${opts.only.join(', ')} is a reference scenario (${REFERENCE_SCENARIOS.join(', ')}); --ts-loadgen runs the others\n`);
+    return 2;
+  }
+  process.stderr.write(`bench: reference load generator (${dir}), ${opts.repeat} run(s) per server, Go streamserve ${goStreamserve ? `beside us (${goStreamserve})` : 'not run (GO_STREAMSERVE not set)'}, icecast ${icecast ? 'beside us' : 'not run'}\n`);
+  const lines: { scenario: string; [k: string]: unknown }[] = [];
+  let failures = 0;
+  for (const scenario of chosen as ReferenceScenario[]) {
+    process.stderr.write(`bench: ${scenario}\n`);
+    const quiet = opts.quietWaitS > 0 ? await waitQuiet(opts.quietWaitS, clkTck) : undefined;
+    const figures = await runReferenceScenario({ dir, work, goStreamserve, icecast, serverNodeFlags, repeat: opts.repeat, quick: opts.quick, progress }, scenario);
+    if (figures.errors) failures++;
+    const line = { scenario, quick: opts.quick || undefined, ...figures, machineBusyBeforePct: quiet?.busyPct };
+    lines.push(line);
+    process.stdout.write(`${JSON.stringify(line)}\n`);
+  }
+  if (opts.markdown) writeFileSync(opts.markdown, markdownTable(lines));
   return failures ? 1 : 0;
 }
 
