@@ -99,6 +99,13 @@ export const ERR = {
   UID_FAILED: createError('SS_ERR_UID_FAILED', (uid: string, reason: string) => `cannot switch to user id ${uid} (-uid): ${reason}`),
   /** A start hook failed with an error that is not a UserError (a module's own). */
   START_FAILED: createError('SS_ERR_START_FAILED', (reason: string) => reason),
+
+  // Relays
+  RELAY_URL_INVALID: createError('SS_ERR_RELAY_URL_INVALID', (url: string, setting: string, reason: string) =>
+    `invalid relay URL "${url}" for ${setting}: ${reason} (give an http:// or https:// URL)`),
+  RELAY_WITH_SOURCE: createError('SS_ERR_RELAY_WITH_SOURCE', (url: string) =>
+    `-relay ${url} cannot be combined with -path or -exec: the default channel has one source`),
+  CHANNEL_SOURCE_ONE: createError('SS_ERR_CHANNEL_SOURCE_ONE', (setting: string) => `setting ${setting}: give exactly one of path, exec or relay`),
 } as const;
 
 /** An error thrown by a module's tap, named after the hook and the module. */

@@ -118,6 +118,9 @@ export default defineModule<SourceSettings>({
           return;
         }
         spec = { kind: 'path', path: s.path };
+      } else if (kernel.channels.get('/')) {
+        // Another module (relay) feeds the default channel: standard input and the demo are not wanted.
+        return;
       } else if (stdinKind() !== 'none') {
         // Standard input cannot be reopened: when it ends, the stream is over.
         spec = { kind: 'stdin' };
