@@ -1,9 +1,9 @@
-import type { Channel } from '../../core/engine/channel.ts';
-import type { ChannelSettings } from '../../core/contracts/channel-settings.ts';
+import type { Channel, ChannelInfo } from '../../core/engine/channel.ts';
+import { DEFAULT_CONTENT_TYPE, type ChannelSettings } from '../../core/contracts/channel-settings.ts';
 import type { Kernel } from '../../core/kernel/kernel.ts';
 import type { Logger } from '../../core/kernel/log.ts';
 import { getJson, shown, type GetOptions } from './http-get.ts';
-import { listedMounts, mountUrl } from './origin-list.ts';
+import { listedChannels, mountUrl, type ListedChannel } from './origin-list.ts';
 
 export interface MirrorOptions {
   origin: URL;
@@ -73,15 +73,15 @@ export class Mirror {
     return this.listing;
   }
 
-  private async fetchMounts(): Promise<string[]> {
+  private async fetchListing(): Promise<ListedChannel[]> {
     const tried: string[] = [];
     for (const path of this.listingPath ? [this.listingPath] : LISTINGS) {
       const url = new URL(path, this.opts.origin);
       try {
-        const mounts = listedMounts(await getJson(url, this.opts.request, LISTING_BYTES));
-        if (mounts) {
+        const listed = listedChannels(await getJson(url, this.opts.request, LISTING_BYTES));
+        if (listed) {
           this.listingPath = path;
-          return mounts;
+          return listed;
         }
         tried.push(`${shown(url)}: no icestats in the document`);
       } catch (err) {
@@ -93,16 +93,16 @@ export class Mirror {
   }
 
   private async list(): Promise<void> {
-    let mounts: string[];
+    let entries: ListedChannel[];
     try {
-      mounts = await this.fetchMounts();
+      entries = await this.fetchListing();
     } catch (err) {
       this.log.warn({ origin: shown(this.opts.origin), err: (err as Error).message }, 'cannot list the origin\'s channels; keeping the ones known');
       return;
     }
     if (this.stopped) return;
-    const listed = new Set(mounts);
-    for (const mount of mounts) this.add(mount);
+    const listed = new Set(entries.map((e) => e.mount));
+    for (const entry of entries) this.add(entry);
     for (const channel of [...this.ours]) {
       if (channel.closed) this.ours.delete(channel);
       else if (!listed.has(channel.mount) && channel.listeners.length === 0) {
@@ -115,8 +115,14 @@ export class Mirror {
     }
   }
 
-  private add(mount: string): void {
+  private add(entry: ListedChannel): void {
+    const { mount } = entry;
     const existing = this.kernel.channels.get(mount);
+    if (existing && this.ours.has(existing)) {
+      // Fields the stream's own head has not given yet (it has not connected) follow the listing.
+      for (const [field, value] of Object.entries(entry.info) as [keyof ChannelInfo, string][]) existing.info[field] ??= value;
+      return;
+    }
     if (existing) {
       if (!this.ours.has(existing) && !this.skipped.has(mount)) {
         this.skipped.add(mount);
@@ -126,7 +132,10 @@ export class Mirror {
     }
     const url = mountUrl(this.opts.origin, mount);
     const spec = { kind: 'relay', url: url.href, ...(this.opts.onDemand ? { onDemand: true } : {}) };
-    const channel = this.kernel.channels.create(mount, { ...this.opts.settings }, spec);
+    // The listed type is what an on-demand channel's first listener is told, before the connection is made.
+    const settings = { ...this.opts.settings, ...(entry.contentType && this.opts.settings.contentType === DEFAULT_CONTENT_TYPE ? { contentType: entry.contentType } : {}) };
+    const channel = this.kernel.channels.create(mount, settings, spec);
+    channel.info = { ...entry.info };
     this.ours.add(channel);
     this.log.info({ mount, url: shown(url), onDemand: this.opts.onDemand }, 'mirroring channel');
   }

@@ -135,7 +135,9 @@ export default defineModule<SourceSettings>({
         return;
       }
       const configured = kernel.settings.channels;
-      if (s.demo && !(Array.isArray(configured) && configured.length)) {
+      // A mirror (the relay module's relayAll) makes its channels once it has listed the origin's.
+      const mirroring = Boolean((kernel.settings.relay as { relayAll?: string } | undefined)?.relayAll);
+      if (s.demo && !mirroring && !(Array.isArray(configured) && configured.length)) {
         kernel.channels.create('/demo.mp3', {
           ...settings, filter: 'mp3', frameBytes: Math.max(settings.frameBytes, 2881), realtime: true, contentType: 'audio/mpeg', reopen: true,
         }, { kind: 'path', path: join(kernel.packageRoot, 'mods', 'demo', 'demo.mp3') }).info = {

@@ -46,6 +46,7 @@ test('origin → two edges: listeners stay through a 3 s origin outage, resume a
   servers.push(origin);
   const edges = await Promise.all([1, 2].map((i) => startServer(['-relay', `http://127.0.0.1:${port}/live`, '-relay-server-id', `edge${i}`])));
   servers.push(...edges);
+  await Promise.all(edges.map((e) => e.waitLog((l) => l.msg === 'source opened')));
 
   for (const edge of edges) for (let i = 0; i < 2; i++) clients.push(new Client(edge.port, `/listen/${i}`));
   await Promise.all(clients.map((c) => c.gotHead));
