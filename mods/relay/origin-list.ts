@@ -2,7 +2,8 @@ import type { ChannelInfo } from '../../core/engine/channel.ts';
 
 /** More mounts than this in one listing is no server we mirror: the rest is ignored. */
 export const MAX_MOUNTS = 1000;
-const MOUNT = /^\/[^?#\s]{0,511}$/;
+// Icecast allows spaces in mounts (requested percent-encoded); control characters and a query are no part of one.
+const MOUNT = /^\/[^?#\u0000-\u001f\u007f]{0,511}$/;
 
 function mountOf(entry: unknown): string | undefined {
   if (!entry || typeof entry !== 'object') return undefined;
