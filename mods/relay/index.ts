@@ -29,6 +29,12 @@ export function relayChannelSettings(settings: ChannelSettings): ChannelSettings
   return unchosen ? { ...settings, filter: 'auto' } : settings;
 }
 
+/** A relay spec's URL as logs and status pages may show it: without its password. */
+function shownSpec(url: unknown): string {
+  const checked = checkUrl(String(url));
+  return typeof checked === 'string' ? String(url) : shown(checked);
+}
+
 /** A relay URL from a setting or flag; a UserError naming the setting when it is no http(s) URL. */
 export function urlSetting(text: string, setting: string): URL {
   const url = checkUrl(text);
@@ -78,6 +84,10 @@ export default defineModule<RelaySettings>({
     const serverId = makeServerId(s.serverId);
     const source = (kernel.settings.source ?? {}) as { path?: string; exec?: unknown } & Partial<ChannelSettings>;
     const hasCommand = Array.isArray(source.exec) ? source.exec.length > 0 : typeof source.exec === 'string' ? source.exec.trim() !== '' : source.exec === true;
+    const defaultUrl = s.url ? urlSetting(s.url, '-relay') : undefined;
+    const origin = s.relayAll ? urlSetting(s.relayAll, '-relay-all') : undefined;
+    if (defaultUrl && (source.path || hasCommand)) throw ERR.RELAY_WITH_SOURCE(s.url);
+    const channelSettings = relayChannelSettings(pickChannelSettings(source));
 
     const ctx: RelayContext = {
       serverId,
@@ -106,7 +116,7 @@ export default defineModule<RelaySettings>({
       onDemand: s.onDemand,
       idleCloseMs: s.idleClose,
       listIntervalMs: s.listInterval,
-      settings: { ...relayChannelSettings(pickChannelSettings(source)), closeIdle: false, reopen: true },
+      settings: { ...channelSettings, closeIdle: false, reopen: true },
       request: { ...ctx.request, headers: { 'User-Agent': 'streamserve-relay', Accept: 'application/json', [VIA_HEADER]: serverId } },
       closeIdle(channel) {
         const current = ctx.current.get(channel);
@@ -122,10 +132,7 @@ export default defineModule<RelaySettings>({
     kernel.hooks.listenerLeave.tap('relay', (l) => mirror?.listenersChanged(l.channel));
 
     kernel.hooks.start.tapPromise('relay', async () => {
-      // Checked at start, where a UserError keeps its own code (errors in apply are reported as the module's).
-      const defaultUrl = s.url ? urlSetting(s.url, '-relay') : undefined;
-      const origin = s.relayAll ? urlSetting(s.relayAll, '-relay-all') : undefined;
-      if (defaultUrl && (source.path || hasCommand)) throw ERR.RELAY_WITH_SOURCE(s.url);
+      // Looked up at start, when every module is applied.
       const http = kernel.service('http');
       if (http) {
         // A request that already passed through this server would feed our stream back into itself.
@@ -147,11 +154,12 @@ export default defineModule<RelaySettings>({
           return res;
         });
       }
+      const filter = channelSettings.filter;
+      if ((defaultUrl || origin) && !kernel.hooks.frameFilter.has(filter)) {
+        throw ERR.FILTER_UNKNOWN(filter, '-frame-filter', kernel.hooks.frameFilter.names().join(', '));
+      }
       if (defaultUrl) {
-        const settings = relayChannelSettings(pickChannelSettings(source));
-        const filter = settings.filter;
-        if (!kernel.hooks.frameFilter.has(filter)) throw ERR.FILTER_UNKNOWN(filter, '-frame-filter', kernel.hooks.frameFilter.names().join(', '));
-        const channel = kernel.channels.create('/', settings, { kind: 'relay', url: defaultUrl.href });
+        const channel = kernel.channels.create('/', { ...channelSettings }, { kind: 'relay', url: defaultUrl.href });
         // As with -path, every request path no other module claims streams the default channel.
         http?.hooks.resolveChannel.tap({ name: 'relay', stage: 100 }, () => (channel.closed ? undefined : channel));
         log.info({ url: shown(defaultUrl), serverId }, 'relaying the default channel');
@@ -168,7 +176,7 @@ export default defineModule<RelaySettings>({
     kernel.hooks.stats.tap('relay', (stats) => {
       const channels = kernel.channels.all().filter(isRelay).map((channel) => ({
         mount: channel.mount,
-        url: String(channel.source.spec!.url),
+        url: shownSpec(channel.source.spec!.url),
         up: channel.source.up,
         via: ctx.upstream.get(channel) ?? [],
         mirrored: mirror ? mirror.owns(channel) : false,

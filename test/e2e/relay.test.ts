@@ -120,7 +120,7 @@ test('relay loops are refused: a server relaying itself, and two edges relaying 
 test('bad relay settings stop start-up with a clear message', { timeout: 20_000 }, async () => {
   const bad = await runCli(['-address', '127.0.0.1:0', '-relay', 'ftp://example.invalid/x']);
   assert.equal(bad.code, 2, bad.stderr);
-  // One line naming the flag, the value and what was wrong (the kernel reports errors of start taps under SS_ERR_START_FAILED).
+  // One line naming the flag, the value and what was wrong (the kernel reports it under its code for a failing module).
   assert.match(bad.stderr, /^streamserve: \[SS_ERR_[A-Z_]+\] .*invalid relay URL "ftp:\/\/example\.invalid\/x" for -relay: scheme ftp: is not http: or https:/);
   const both = await runCli(['-address', '127.0.0.1:0', '-relay', 'http://127.0.0.1:1/', '-path', '/dev/null']);
   assert.equal(both.code, 2, both.stderr);
