@@ -6,11 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../bench/procs.ts';
 import { runCli, startServer, type Server } from '../helpers/server.ts';
 import { Client, has, tempDir } from './streamserve-lib.ts';
+import { selfSignedCert } from './fstream-lib.ts';
 import { makeMp3, status, walkMp3, type RelayFigures } from './relay-lib.ts';
 
 const skip = has('ffmpeg') ? false : 'ffmpeg is not installed (it makes the MP3 fixture)';
@@ -125,4 +128,46 @@ test('bad relay settings stop start-up with a clear message', { timeout: 20_000 
   const both = await runCli(['-address', '127.0.0.1:0', '-relay', 'http://127.0.0.1:1/', '-path', '/dev/null']);
   assert.equal(both.code, 2, both.stderr);
   assert.match(both.stderr, /-relay http:\/\/127\.0\.0\.1:1\/ cannot be combined with -path or -exec/);
+  const tmp = tempDir();
+  try {
+    const config = join(tmp.dir, 'two.json');
+    writeFileSync(config, JSON.stringify({ channels: [{ mount: '/r', relay: 'http://127.0.0.1:1/', path: '/dev/zero' }, { mount: '/s', relay: 'gopher://x/' }] }));
+    const two = await runCli(['-config', config, '-address', '127.0.0.1:0']);
+    assert.equal(two.code, 2, two.stderr);
+    assert.match(two.stderr, /channels\[0\] \(\/r\): give exactly one of path, exec or relay/);
+    writeFileSync(config, JSON.stringify({ channels: [{ mount: '/s', relay: 'gopher://x/' }] }));
+    const scheme = await runCli(['-config', config, '-address', '127.0.0.1:0']);
+    assert.match(scheme.stderr, /invalid relay URL "gopher:\/\/x\/" for setting channels\[0\] \(\/s\)\.relay: scheme gopher:/);
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+test('an https:// origin is relayed (its certificate trusted through NODE_EXTRA_CA_CERTS)', { skip, timeout: 30_000 }, async (t) => {
+  const tmp = tempDir();
+  const servers: Server[] = [];
+  const clients: Client[] = [];
+  t.after(async () => {
+    for (const c of clients) c.close();
+    await Promise.all(servers.map((s) => s.stop()));
+    tmp.cleanup();
+  });
+  const cert = selfSignedCert(tmp.dir);
+  if (!cert) return t.skip('openssl could not make a certificate');
+  const mp3 = makeMp3(tmp.dir, 10);
+  const origin = await startServer(['-path', mp3, '-frame-filter', 'mp3', '-realtime', '-tls-address', '127.0.0.1:0', '-tls-cert', cert.cert, '-tls-key', cert.key]);
+  servers.push(origin);
+  const edge = await startServer(['-relay', `https://127.0.0.1:${origin.tlsPort}/`], { env: { NODE_EXTRA_CA_CERTS: cert.cert } });
+  servers.push(edge);
+  await edge.waitLog((l) => l.msg === 'source opened');
+  const listener = new Client(edge.port, '/');
+  clients.push(listener);
+  await listener.waitBytes(8000, 8000);
+  assert.equal(listener.headers['content-type'], 'audio/mpeg');
+  assert.equal(walkMp3(listener.bytes()).brokeAt, -1, 'whole MPEG frames over https');
+  // Without the certificate trusted, the edge says why it cannot connect.
+  const untrusted = await startServer(['-relay', `https://127.0.0.1:${origin.tlsPort}/`]);
+  servers.push(untrusted);
+  const failed = await untrusted.waitLog((l) => l.msg === 'source could not be opened');
+  assert.match(String(failed.err), /https:\/\/127\.0\.0\.1:\d+\/: .*certificate/);
 });
