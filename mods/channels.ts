@@ -4,11 +4,14 @@ import type { Kernel } from '../core/kernel/kernel.ts';
 import { defineModule } from '../core/kernel/module.ts';
 import type { ChannelInfo } from '../core/engine/channel.ts';
 import { checkFilter, commandOf } from './source/index.ts';
+import { relayChannelSettings, urlSetting } from './relay/index.ts';
 
 interface ChannelEntry extends ChannelSettings {
   mount: string;
   path?: string;
   exec?: string[] | string;
+  /** Another server's stream (http:// or https://). */
+  relay?: string;
   name?: string;
   description?: string;
   genre?: string;
@@ -23,6 +26,8 @@ export default defineModule<ChannelEntry[]>({
   name: 'channels',
   description: 'channels from the config file',
   needs: ['source'],
+  // `relay:` channels are opened by the relay module when it is loaded.
+  uses: ['relay'],
   schema: {
     type: 'array',
     default: [],
@@ -34,6 +39,7 @@ export default defineModule<ChannelEntry[]>({
         mount: { type: 'string', pattern: '^/[^?#\\s]*$', description: 'where listeners find it, e.g. /radio' },
         path: { type: 'string', minLength: 1 },
         exec: { type: ['array', 'string'], items: { type: 'string' }, minItems: 1, minLength: 1 },
+        relay: { type: 'string', minLength: 1 },
         name: { type: 'string' },
         description: { type: 'string' },
         genre: { type: 'string' },
@@ -45,9 +51,10 @@ export default defineModule<ChannelEntry[]>({
     check(entries);
     const log = kernel.logger('channels');
     const open = (e: ChannelEntry, i: number, how: 'create' | 'replace') => {
-      checkFilter(kernel, e.filter, `setting channels[${i}].filter`);
-      const spec = e.exec ? { kind: 'exec', command: commandOf(e.exec) } : { kind: 'path', path: e.path };
-      const channel = kernel.channels[how](e.mount, pickChannelSettings(e), spec);
+      const settings = e.relay ? relayChannelSettings(pickChannelSettings(e)) : pickChannelSettings(e);
+      checkFilter(kernel, settings.filter, `setting channels[${i}].filter`);
+      const spec = e.relay ? { kind: 'relay', url: e.relay } : e.exec ? { kind: 'exec', command: commandOf(e.exec) } : { kind: 'path', path: e.path };
+      const channel = kernel.channels[how](e.mount, settings, spec);
       channel.info = infoOf(e);
     };
     let running = entries;
@@ -56,7 +63,7 @@ export default defineModule<ChannelEntry[]>({
     kernel.hooks.reload.tap('channels', (settings) => {
       const next = (settings.channels ?? []) as ChannelEntry[];
       check(next);
-      next.forEach((e, i) => checkFilter(kernel, e.filter, `setting channels[${i}].filter`));
+      next.forEach((e, i) => checkFilter(kernel, e.relay ? relayChannelSettings(pickChannelSettings(e)).filter : e.filter, `setting channels[${i}].filter`));
       const before = new Map(running.map((e) => [e.mount, e]));
       const after = new Set(next.map((e) => e.mount));
       for (const e of running) {
@@ -90,7 +97,8 @@ function check(entries: ChannelEntry[]): void {
     const at = `channels[${i}] (${e.mount})`;
     if (seen.has(e.mount)) throw ERR.CHANNEL_MOUNT_TWICE(at, e.mount);
     seen.add(e.mount);
-    if (!e.path === !e.exec) throw ERR.CHANNEL_SOURCE_CHOICE(at);
+    if ([e.path, e.exec, e.relay].filter((v) => v !== undefined).length !== 1) throw ERR.CHANNEL_SOURCE_ONE(at);
+    if (e.relay !== undefined) urlSetting(e.relay, `setting ${at}.relay`);
   });
 }
 

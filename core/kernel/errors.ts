@@ -103,6 +103,12 @@ export const ERR = {
   // Reverse proxies
   TRUSTED_PROXY_INVALID: createError('SS_ERR_TRUSTED_PROXY_INVALID', (entry: string) =>
     `setting http.trustedProxies: "${entry}" is neither an IP address nor address/prefix (e.g. 10.0.0.0/8, fd00::/8)`),
+  // Relays
+  RELAY_URL_INVALID: createError('SS_ERR_RELAY_URL_INVALID', (url: string, setting: string, reason: string) =>
+    `invalid relay URL "${url}" for ${setting}: ${reason} (give an http:// or https:// URL)`),
+  RELAY_WITH_SOURCE: createError('SS_ERR_RELAY_WITH_SOURCE', (url: string) =>
+    `-relay ${url} cannot be combined with -path or -exec: the default channel has one source`),
+  CHANNEL_SOURCE_ONE: createError('SS_ERR_CHANNEL_SOURCE_ONE', (setting: string) => `setting ${setting}: give exactly one of path, exec or relay`),
 } as const;
 
 /** An error thrown by a module's tap, named after the hook and the module. */

@@ -118,6 +118,9 @@ export default defineModule<SourceSettings>({
           return;
         }
         spec = { kind: 'path', path: s.path };
+      } else if (kernel.channels.get('/')) {
+        // Another module (relay) feeds the default channel: standard input and the demo are not wanted.
+        return;
       } else if (stdinKind() !== 'none') {
         // Standard input cannot be reopened: when it ends, the stream is over.
         spec = { kind: 'stdin' };
@@ -132,7 +135,9 @@ export default defineModule<SourceSettings>({
         return;
       }
       const configured = kernel.settings.channels;
-      if (s.demo && !(Array.isArray(configured) && configured.length)) {
+      // A mirror (the relay module's relayAll) makes its channels once it has listed the origin's.
+      const mirroring = Boolean((kernel.settings.relay as { relayAll?: string } | undefined)?.relayAll);
+      if (s.demo && !mirroring && !(Array.isArray(configured) && configured.length)) {
         kernel.channels.create('/demo.mp3', {
           ...settings, filter: 'mp3', frameBytes: Math.max(settings.frameBytes, 2881), realtime: true, contentType: 'audio/mpeg', reopen: true,
         }, { kind: 'path', path: join(kernel.packageRoot, 'mods', 'demo', 'demo.mp3') }).info = {
