@@ -173,6 +173,8 @@ export class Kernel {
       try {
         await this.apply(m, APPLY_TIMEOUT_MS);
       } catch (err) {
+        // A user's mistake found by a module keeps its own code (`SS_ERR_TRUSTED_PROXY_INVALID`), with where it was found.
+        if (err instanceof UserError) throw err.at(`${where}: module ${m.name}`);
         throw ERR.MODULE_APPLY_FAILED(where, m.name, (err as Error).message);
       }
     }
@@ -194,7 +196,9 @@ export class Kernel {
       await this.hooks.start.promise();
     } catch (err) {
       await this.stop('start failed');
-      throw err instanceof UserError ? err : ERR.START_FAILED((err as Error).message);
+      // Taps' errors come wrapped with the hook and module that threw them; a user's mistake keeps its code.
+      const cause = err instanceof HookError ? err.cause : err;
+      throw cause instanceof UserError ? cause : ERR.START_FAILED((err as Error).message);
     }
     this.log.info({ modules: modules.map((m) => m.module.name) }, 'streamserve started');
     await this.stopped;
