@@ -44,17 +44,43 @@ export class Switcher {
   private returned = 0;
   private mismatches = 0;
 
+  /** Filler mounts. */
+  private readonly fillers = new Set<string>();
+  /** Mounts whose source opens only for listeners, told once that they cannot fall back. */
+  private readonly onDemandTold = new Set<string>();
+
   constructor(
     private readonly plans: ReadonlyMap<string, Plan>,
     private readonly channels: ChannelRegistry,
     private readonly log: Logger,
   ) {
-    for (const plan of plans.values()) for (const step of plan.chain) this.involved.add(step.mount);
+    for (const plan of plans.values()) {
+      for (const step of plan.chain) {
+        this.involved.add(step.mount);
+        if (step.filler) this.fillers.add(step.mount);
+      }
+    }
+  }
+
+  /**
+   * Whether a mount's listeners may be moved away: not when its source opens
+   * only for listeners (close-idle, a directory's files), since with none left
+   * it would close and never return.
+   */
+  private movable(ch: Channel): boolean {
+    const spec = ch.source.spec;
+    if (!spec || (!ch.settings.closeIdle && spec.onDemand !== true)) return true;
+    if (!this.onDemandTold.has(ch.mount)) {
+      this.onDemandTold.add(ch.mount);
+      this.log.warn({ mount: ch.mount }, `${ch.mount} opens its source only while it has listeners: its listeners are not moved to its fallback`);
+    }
+    return false;
   }
 
   sourceOpened(ch: Channel): void {
     if (!this.involved.has(ch.mount)) return;
-    this.runStart.set(ch, ch.ring.head);
+    // A filler's earlier loop is as good as its next one (and, paced, still plays out ahead of it).
+    if (!this.fillers.has(ch.mount)) this.runStart.set(ch, ch.ring.head);
     for (const key of [...this.warned]) if (key.split('→').includes(ch.mount)) this.warned.delete(key);
     this.awaitReady(ch);
   }
@@ -71,7 +97,7 @@ export class Switcher {
   listenerJoined(l: Listener): void {
     const plan = this.plans.get(l.channel.mount);
     // A source that is up but has sent nothing yet is about to: its listeners wait for it.
-    if (!plan || l.channel.source.up) return;
+    if (!plan || l.channel.source.up || !this.movable(l.channel)) return;
     // After `join` has finished with it.
     queueMicrotask(() => {
       if (!l.closed && l.channel.mount === plan.home) this.settle(plan, [l]);
@@ -102,8 +128,10 @@ export class Switcher {
     const ch = this.channels.get(mount);
     if (!ch || ch.closed) return undefined;
     const ring = ch.ring;
-    const ready = ch.source.up && ch.source.format !== undefined && ring.prevSync(ring.head - 1, this.runStart.get(ch) ?? 0) >= 0;
-    return { ready, format: ch.source.format };
+    // A filter that names no format (raw, chunk) is compared by its name once it has framed media.
+    const format = ch.source.format ?? (ring.head > 0 ? { name: ch.settings.filter } : undefined);
+    const ready = ch.source.up && format !== undefined && ring.prevSync(ring.head - 1, this.runStart.get(ch) ?? 0) >= 0;
+    return { ready, format };
   }
 
   /** Polls a channel whose source opened until its first sync point is in the ring, then places listeners. */
@@ -137,7 +165,7 @@ export class Switcher {
     for (const plan of this.plans.values()) {
       const awayFromIt = byHome.get(plan.home) ?? [];
       const homeCh = this.channels.get(plan.home);
-      const atHome = homeCh && !homeCh.source.up ? homeCh.listeners.filter((l) => !this.away.has(l)) : [];
+      const atHome = homeCh && !homeCh.source.up && this.movable(homeCh) ? homeCh.listeners.filter((l) => !this.away.has(l)) : [];
       if (awayFromIt.length || atHome.length) this.settle(plan, [...awayFromIt, ...atHome]);
     }
   }
@@ -179,8 +207,8 @@ export class Switcher {
     if (this.warned.has(key)) return;
     this.warned.add(key);
     this.mismatches++;
-    const fmt = describeFormat(from.source.format);
-    const other = describeFormat(this.channels.get(mount)?.source.format);
+    const fmt = describeFormat(this.spot(from.mount)?.format);
+    const other = describeFormat(this.spot(mount)?.format);
     this.log.warn({ mount: from.mount, fallback: mount, format: fmt, fallbackFormat: other },
       `fallback ${mount} streams ${other} but ${from.mount} streams ${fmt}: its listeners are not moved there`);
   }

@@ -30,6 +30,9 @@ describe('MP3 fallback and filler', { skip: noFfmpeg, timeout: 55_000 }, () => {
           '/fier/live': { fallback: '/backup' },
           '/fier/solo': { filler: join(fx.dir, 'filler.mp3') },
           '/flaky': { fallback: '/backup' },
+          // A chain whose middle mount is pushed: absent until a broadcaster comes.
+          '/fier/top': { fallback: '/fier/mid' },
+          '/fier/mid': { fallback: '/backup' },
         },
       },
     }));
@@ -91,6 +94,27 @@ describe('MP3 fallback and filler', { skip: noFfmpeg, timeout: 55_000 }, () => {
     l.socket.destroy();
     await back.kill();
     assert.equal(await recordingErrors(f, l, 'solo.mp3'), '', 'the recording across filler switches decodes cleanly');
+  });
+
+  test('a chain: a missing fallback is passed over, a better one taken when it comes, then home', T, async () => {
+    const top = await broadcast(s, '/fier/top', 'mp3', 440);
+    const l = await listen(s.port, '/fier/top');
+    await flows(l, 16_000, 'no live audio');
+    await top.kill();
+    await nth(s, 1, movedTo('/fier/top', '/backup'), 3000);
+    await flows(l, 8000, 'no audio from the end of the chain');
+    const mid = await broadcast(s, '/fier/mid', 'mp3', 550);
+    const up = await nth(s, 1, movedTo('/fier/top', '/fier/mid'), 5000);
+    assert.equal(up.from, '/backup');
+    await flows(l, 8000, 'no audio from the middle of the chain');
+    const back = await broadcast(s, '/fier/top', 'mp3', 440);
+    const home = await nth(s, 1, movedTo('/fier/top', '/fier/top'), 5000);
+    assert.equal(home.from, '/fier/mid');
+    await flows(l, 8000, 'no audio after the return');
+    assert.equal(l.isClosed(), false, 'the listener was never disconnected');
+    l.socket.destroy();
+    await Promise.all([mid.kill(), back.kill()]);
+    assert.equal(await recordingErrors(f, l, 'chain.mp3'), '', 'the recording across three switches decodes cleanly');
   });
 
   test('a pulled source that ends and is reopened: listeners go to the fallback in between and come back', T, async () => {
