@@ -36,7 +36,7 @@ export class Switcher {
   /** The ring position where each channel's current source run began: frames before it are stale. */
   private readonly runStart = new WeakMap<Channel, number>();
   private readonly waiting = new Map<Channel, NodeJS.Timeout>();
-  /** Mismatches already logged (`from→to`), until either source opens again. */
+  /** Mismatches already logged (`from\nto`: a mount holds no whitespace), until either source opens again. */
   private readonly warned = new Set<string>();
   /** Every mount some chain names. */
   private readonly involved = new Set<string>();
@@ -81,7 +81,7 @@ export class Switcher {
     if (!this.involved.has(ch.mount)) return;
     // A filler's earlier loop is as good as its next one (and, paced, still plays out ahead of it).
     if (!this.fillers.has(ch.mount)) this.runStart.set(ch, ch.ring.head);
-    for (const key of [...this.warned]) if (key.split('→').includes(ch.mount)) this.warned.delete(key);
+    for (const key of [...this.warned]) if (key.split('\n').includes(ch.mount)) this.warned.delete(key);
     this.awaitReady(ch);
   }
 
@@ -89,7 +89,7 @@ export class Switcher {
     if (!this.involved.has(ch.mount)) return;
     this.stopWaiting(ch);
     // Listeners who join while it is down start on the fallback, not on a burst of what played before the drop.
-    if (this.plans.has(ch.mount)) ch.burstFloor = ch.ring.head;
+    if (this.plans.has(ch.mount) && this.movable(ch)) ch.burstFloor = ch.ring.head;
     this.reconcile();
   }
 
@@ -203,7 +203,7 @@ export class Switcher {
   }
 
   private mismatch(from: Channel, mount: string): void {
-    const key = `${from.mount}→${mount}`;
+    const key = `${from.mount}\n${mount}`;
     if (this.warned.has(key)) return;
     this.warned.add(key);
     this.mismatches++;

@@ -86,7 +86,6 @@ export async function flows(peer: Peer, more: number, what: string, ms = 6000): 
 export async function recordingErrors(f: Fixture, peer: Peer, name: string): Promise<string> {
   const file = join(f.dir, name);
   writeFileSync(file, bodyOf(peer));
-  if (process.env.KEEP_REC) writeFileSync(join(process.env.KEEP_REC, name), bodyOf(peer));
   return decodeErrors(file);
 }
 
