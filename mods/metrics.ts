@@ -5,6 +5,7 @@ import { defineModule } from '../core/kernel/module.ts';
 import { slabCounters } from '../core/engine/slab.ts';
 import { writers } from '../core/engine/writers.ts';
 import { NO_CACHE_HEADERS, respond, respondText } from './http/index.ts';
+import type { FallbackFigures } from './fallback/index.ts';
 
 interface MetricsSettings {
   processMetrics: boolean;
@@ -43,6 +44,7 @@ export default defineModule<MetricsSettings>({
   name: 'metrics',
   description: 'Prometheus metrics at /metrics',
   needs: ['http'],
+  uses: ['fallback'],
   schema: {
     type: 'object',
     additionalProperties: false,
@@ -100,6 +102,29 @@ export default defineModule<MetricsSettings>({
         }
       },
     });
+
+    // Fallback (`mods/fallback`): listeners moved off a mount whose source is down, and back.
+    const fallback = kernel.service('fallback');
+    if (fallback) {
+      const fallbackSeries: [name: string, help: string, value: (f: FallbackFigures) => number][] = [
+        ['streamserve_fallback_moves_total', 'Listeners moved from their mount to a fallback or filler while its source was down', (f) => f.listenersMoved],
+        ['streamserve_fallback_returns_total', 'Listeners moved back to their mount when its source returned', (f) => f.listenersReturned],
+        ['streamserve_fallback_format_mismatches_total', 'Live fallbacks passed over because their format differs from the mount\'s', (f) => f.formatMismatches],
+      ];
+      for (const [name, help, value] of fallbackSeries) {
+        new Counter({ name, help, registers: [register], collect() { this.reset(); this.inc(value(fallback.figures())); } });
+      }
+      new Gauge({
+        name: 'streamserve_fallback_listeners',
+        help: 'Listeners away from their mount now, by their mount and the fallback or filler they are on',
+        labelNames: ['mount', 'on'] as const,
+        registers: [register],
+        collect() {
+          this.reset();
+          for (const row of fallback.figures().displaced) this.set({ mount: row.mount, on: row.on }, row.listeners);
+        },
+      });
+    }
 
     // Source memory (`core/slab.ts`): reuse should dwarf creation once streams run; misuse is a bug and stays 0.
     // Writer threads (`core/writers.ts`) only write while the engine thread is saturated.

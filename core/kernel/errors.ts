@@ -97,6 +97,11 @@ export const ERR = {
   TLS_UNREADABLE: createError('SS_ERR_TLS_UNREADABLE', (cert: string, key: string, reason: string) =>
     `cannot load TLS certificate or key (-tls-cert ${cert}, -tls-key ${key}): ${reason}`),
   UID_FAILED: createError('SS_ERR_UID_FAILED', (uid: string, reason: string) => `cannot switch to user id ${uid} (-uid): ${reason}`),
+  // Fallback and filler (mods/fallback)
+  FALLBACK_LOOP: createError('SS_ERR_FALLBACK_LOOP', (setting: string, chain: string) =>
+    `setting ${setting}: fallback loop ${chain}; a chain of fallbacks must end`),
+  FALLBACK_FILLER_UNREADABLE: createError('SS_ERR_FALLBACK_FILLER_UNREADABLE', (setting: string, path: string, reason: string) =>
+    `setting ${setting}: cannot read filler file ${path}: ${reason}`),
   /** A start hook failed with an error that is not a UserError (a module's own). */
   START_FAILED: createError('SS_ERR_START_FAILED', (reason: string) => reason),
 
