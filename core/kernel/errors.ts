@@ -99,6 +99,10 @@ export const ERR = {
   UID_FAILED: createError('SS_ERR_UID_FAILED', (uid: string, reason: string) => `cannot switch to user id ${uid} (-uid): ${reason}`),
   /** A start hook failed with an error that is not a UserError (a module's own). */
   START_FAILED: createError('SS_ERR_START_FAILED', (reason: string) => reason),
+
+  // HLS
+  HLS_DURATION_RANGE: createError('SS_ERR_HLS_DURATION_RANGE', (setting: string, value: string, range: string) =>
+    `setting ${setting}: ${value} is out of range, expected ${range}`),
 } as const;
 
 /** An error thrown by a module's tap, named after the hook and the module. */
