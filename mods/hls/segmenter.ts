@@ -13,6 +13,9 @@ export interface SegmenterSettings {
 /** Segments kept after they leave the playlist, for clients (and caches) holding the previous playlist. */
 const KEPT_AFTER_WINDOW = 3;
 
+/** Filters whose output may be one of the formats HLS carries (`auto` decides from the bytes). */
+const FILTERS_THAT_MAY_SEGMENT = new Set(['mp3', 'adts', 'mpegts', 'auto']);
+
 let epochs = 0;
 /** A name part no earlier segmenter used, in this process or (by the clock) an earlier one. */
 function newEpoch(): string {
@@ -68,10 +71,12 @@ export class Segmenter {
     this.poll();
   }
 
-  /** The format the channel carries now, known or not; undefined when it cannot be segmented. */
+  /** The name of what the channel carries when HLS cannot: its format, or its filter while the format is not known yet. */
   get unsupported(): string | undefined {
     const format = this.channel.source.format;
-    return format && !segmentKind(format) ? format.name : undefined;
+    if (format) return segmentKind(format) ? undefined : format.name;
+    const filter = this.channel.settings.filter;
+    return FILTERS_THAT_MAY_SEGMENT.has(filter) ? undefined : `filtered by ${filter}`;
   }
 
   /** The segments a playlist lists now (the newest `playlistSegments`). */

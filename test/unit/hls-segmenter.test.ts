@@ -10,7 +10,7 @@ import { Segmenter } from '../../mods/hls/segmenter.ts';
 /** Just what the segmenter reads of a channel: its ring, its source's format and its title. */
 function fakeChannel(format: string, capacity = 64) {
   const ring = new Ring(capacity);
-  const channel = { mount: '/m', ring, source: { format: { name: format } }, info: {} as { title?: string } };
+  const channel = { mount: '/m', ring, source: { format: { name: format } }, settings: { filter: 'auto' }, info: {} as { title?: string } };
   return { channel, ring, asChannel: channel as unknown as Channel };
 }
 
