@@ -155,6 +155,8 @@ export default defineModule<HlsSettings>({
       const route = parseHlsPath(req.path);
       // Other methods may mean something to later modules (a source publishing at the path).
       if (!route || !['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return undefined;
+      // A channel mounted at the very path (`/x/index.m3u8`) streams as it always did.
+      if (kernel.channels.get(req.path)) return undefined;
       const channel = http.resolve(route.mount);
       if (!channel) return undefined;
       await answer(req, channel, route);
