@@ -3,7 +3,7 @@
  * by ffmpeg in real time, playlist parsing, and fetching. Not a test file itself.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { root, startServer, type Server } from '../helpers/server.ts';
@@ -27,14 +27,19 @@ export const SOURCES = {
 
 export interface HlsServer { server: Server; dir: string; base: string; stop(): Promise<void> }
 
-/** A server with one channel per entry (`/NAME`), each fed by its ffmpeg tone; `hls` settings may be given. */
+/** An admin user (`users/admin.ini`) who may set any channel's title through /admin/metadata. */
+export const ADMIN = { user: 'admin', password: 'hls-test-secret' };
+
+/** A server with one channel per entry (`/NAME`), each fed by its ffmpeg tone, and the ADMIN user; `hls` settings may be given. */
 export async function startHlsServer(channels: Record<string, { filter: string; exec: readonly string[] }>, hls: Record<string, unknown> = {}): Promise<HlsServer> {
   const dir = mkdtempSync(join(tmpdir(), 'streamserve-hls-'));
+  mkdirSync(join(dir, 'users'));
+  writeFileSync(join(dir, 'users', `${ADMIN.user}.ini`), `[DEFAULT]\npassword=${ADMIN.password}\nadmin=true\n`);
   writeFileSync(join(dir, '.streamserverc.json'), JSON.stringify({
     hls,
     channels: Object.entries(channels).map(([name, c]) => ({ mount: `/${name}`, filter: c.filter, exec: [...c.exec] })),
   }));
-  const server = await startServer(['-mods', join(root, 'main.mods')], { cwd: dir });
+  const server = await startServer(['-mods', join(root, 'main.mods'), '-users-dir', join(dir, 'users')], { cwd: dir });
   return {
     server, dir, base: `http://127.0.0.1:${server.port}`,
     async stop() {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { hlsStats, noFfmpeg, parsePlaylist, run, SOURCES, startHlsServer, type HlsServer } from './hls-lib.ts';
+import { ADMIN, hlsStats, noFfmpeg, parsePlaylist, run, SOURCES, startHlsServer, type HlsServer } from './hls-lib.ts';
 
 describe('HLS of live MP3, ADTS AAC and MPEG-TS channels', { skip: noFfmpeg, timeout: 60_000 }, () => {
   let hls: HlsServer;
@@ -114,6 +114,25 @@ describe('HLS of live MP3, ADTS AAC and MPEG-TS channels', { skip: noFfmpeg, tim
     for (let i = 0; i < body.length; i += 188) assert.equal(body[i], 0x47, `sync byte at ${i}`);
     const pid = (i: number) => ((body[i * 188 + 1]! & 0x1f) << 8) | body[i * 188 + 2]!;
     assert.equal(pid(0), 0, 'PAT first');
+  });
+
+  test('the channel\'s title rides in the packed-audio ID3 tag as timed metadata', { timeout: 15_000 }, async () => {
+    const title = 'Artist – Title';
+    const auth = `Basic ${Buffer.from(`${ADMIN.user}:${ADMIN.password}`).toString('base64')}`;
+    const set = await fetch(`${hls.base}/admin/metadata?mount=/mp3&mode=updinfo&song=${encodeURIComponent(title)}`, { headers: { Authorization: auth } });
+    assert.equal(set.status, 200, 'title set');
+    const tit2 = Buffer.concat([Buffer.from([3]), Buffer.from(title, 'utf8'), Buffer.from([0])]);
+    const deadline = Date.now() + 8000;
+    let found = false;
+    while (!found && Date.now() < deadline) {
+      const newest = parsePlaylist(await (await fetch(`${hls.base}/mp3/index.m3u8`)).text()).segments.at(-1)!;
+      const body = Buffer.from(await (await fetch(`${hls.base}/mp3/${newest.uri}`)).arrayBuffer());
+      const tagEnd = 10 + ((body[6]! << 21) | (body[7]! << 14) | (body[8]! << 7) | body[9]!);
+      const at = body.indexOf(Buffer.from('TIT2'));
+      found = at > 0 && at < tagEnd && body.indexOf(tit2, at) === at + 10;
+      if (!found) await sleep(500);
+    }
+    assert.ok(found, 'a segment cut after the update carries TIT2 with the title inside its ID3 tag');
   });
 
   test('a channel HLS cannot carry is named in a 404', { timeout: 5000 }, async () => {
