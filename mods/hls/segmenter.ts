@@ -51,6 +51,8 @@ export class Segmenter {
   kind: SegmentKind | undefined;
   /** Next ring sequence number to read; -1 until a starting sync point is held. */
   private cursor = -1;
+  /** Where reading starts again when `cursor` is -1: never before frames already segmented. */
+  private resumeFrom = 0;
   private mediaMs = 0;
   /** Wall-clock time of media time 0. */
   private anchorMs = 0;
@@ -119,15 +121,15 @@ export class Segmenter {
     const ring = this.channel.ring;
     const kind = segmentKind(this.channel.source.format);
     if (!kind) return;
-    if (this.kind && kind !== this.kind) this.restart();
+    if (this.kind && kind !== this.kind) this.restart(this.cursor === -1 ? this.resumeFrom : this.cursor);
     this.kind = kind;
     if (this.cursor !== -1 && this.cursor < ring.oldest) {
       // The ring lapped us (a stalled event loop or a tiny ring): what was pending has a hole in it.
       this.framesMissed += ring.oldest - this.cursor;
-      this.restart();
+      this.restart(ring.oldest);
     }
     if (this.cursor === -1) {
-      const start = ring.nextSync(ring.oldest);
+      const start = ring.nextSync(Math.max(ring.oldest, this.resumeFrom));
       if (start < 0) return;
       this.cursor = start;
       let backlog = 0;
@@ -172,11 +174,12 @@ export class Segmenter {
     }
   }
 
-  /** Drops what is pending and resumes at the oldest sync point held, after a discontinuity. */
-  private restart(): void {
+  /** Drops what is pending and resumes at the first sync point from `seq` on, after a discontinuity. */
+  private restart(seq: number): void {
     this.pending = undefined;
     this.breakBefore = true;
     this.cursor = -1;
+    this.resumeFrom = seq;
   }
 
   private cut(): void {

@@ -99,7 +99,7 @@ describe('HLS through a real nginx cache', { skip, timeout: 60_000 }, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test(`${CLIENTS} clients for ${RUN_MS / 1000} s: every client gets every segment, the server sends each about once`, { timeout: 45_000 }, async () => {
+  test(`${CLIENTS} clients for ${RUN_MS / 1000} s: every client gets every segment, the server sends each about once`, { timeout: 45_000 }, async (t) => {
     const base = `http://127.0.0.1:${nginxPort}`;
     // The first playlist holds until a segment is cut; after that the clients arrive over two seconds.
     assert.equal((await fetch(`${base}/radio/index.m3u8`)).status, 200);
@@ -134,6 +134,7 @@ describe('HLS through a real nginx cache', { skip, timeout: 60_000 }, () => {
     const playlists = afterStats.playlistRequests - before.playlistRequests;
     assert.ok(playlists <= 2 * (RUN_MS / 1000) + 6, `playlists reached the server about once a max-age (${playlists} in ${RUN_MS / 1000} s)`);
     const hits = logs.reduce((n, l) => n + l.hits, 0);
+    t.diagnostic(`${distinct.size} segments, ${fetched} client fetches, ${served} reached the server, ${hits} cache hits, ${playlists} playlist requests at the server`);
     assert.ok(hits >= fetched - distinct.size * 2, `nginx reports cache hits (${hits} of ${fetched})`);
   });
 });

@@ -150,3 +150,31 @@ test('the ID3 timestamp is 33 bits, big-endian, in a PRIV frame of the Apple own
   assert.equal(data.length, 8);
   assert.equal(data.readUInt32BE(0) * 2 ** 32 + data.readUInt32BE(4), ticks);
 });
+
+test('a format change starts a new segment after a discontinuity, without repeating frames', () => {
+  const { channel, ring, asChannel } = fakeChannel('mp3');
+  const seg = new Segmenter(asChannel, SETTINGS);
+  try {
+    let n = 0;
+    const feed = (count: number) => { for (let i = 0; i < count; i++) { ring.push(frame(n++), 100); if (n % 5 === 0) seg.poll(); } };
+    feed(50);
+    channel.source.format = { name: 'adts' };
+    feed(50);
+    seg.poll();
+    const kinds = seg.segments.map((s) => s.kind.extension);
+    assert.ok(kinds.includes('mp3') && kinds.includes('aac'), `both kinds cut: ${kinds.join(',')}`);
+    const firstAac = seg.segments.find((s) => s.kind.extension === 'aac')!;
+    assert.ok(firstAac.discontinuity, 'the first AAC segment follows a discontinuity');
+    // Each frame's bytes are its number: no number may appear in two segments.
+    const seen = new Set<number>();
+    for (const s of seg.segments) {
+      const tagSize = 10 + ((s.body[6]! << 21) | (s.body[7]! << 14) | (s.body[8]! << 7) | s.body[9]!);
+      for (let at = tagSize; at < s.body.length; at += 100) {
+        assert.ok(!seen.has(s.body[at]!), `frame ${s.body[at]} is in one segment only`);
+        seen.add(s.body[at]!);
+      }
+    }
+  } finally {
+    seg.stop();
+  }
+});
