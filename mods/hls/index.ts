@@ -87,6 +87,7 @@ export default defineModule<HlsSettings>({
 
     kernel.hooks.channelClosed.tap('hls', (channel) => drop(channel, 'channel closed'));
     kernel.hooks.sourceOpened.tap('hls', (channel) => segmenters.get(channel)?.sourceRunStarted());
+    kernel.hooks.sourceClosed.tap('hls', (channel) => segmenters.get(channel)?.sourceRunEnded());
     kernel.hooks.stop.tapPromise('hls', async () => {
       clearInterval(idleSweep);
       for (const channel of [...segmenters.keys()]) drop(channel, 'server stopping');

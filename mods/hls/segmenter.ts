@@ -95,6 +95,12 @@ export class Segmenter {
     this.runStarts.push(this.channel.ring.head);
   }
 
+  /** The source run ended: what is pending is published now, not held until a next run's first sync point. */
+  sourceRunEnded(): void {
+    this.poll();
+    this.cut();
+  }
+
   /** Resolves once a segment exists or after `ms`. */
   whenSegment(ms: number): Promise<void> {
     if (this.segments.length) return Promise.resolve();
