@@ -2,23 +2,9 @@ import type { Channel } from '../../core/engine/channel.ts';
 import { ERR } from '../../core/kernel/errors.ts';
 import type { Kernel } from '../../core/kernel/kernel.ts';
 import { defineModule } from '../../core/kernel/module.ts';
-import { respond, respondText, type HttpRequest } from '../http/index.ts';
-import { renderPlaylist } from './playlist.ts';
-import { sendCacheable, segmentMaxAge } from './responses.ts';
 import { parseHlsPath } from './routes.ts';
-import { strongEtag } from './segment.ts';
 import { Segmenter } from './segmenter.ts';
-
-interface HlsSettings {
-  targetDuration: number;
-  playlistSegments: number;
-  maxSegmentBytes: number;
-  pollInterval: number;
-  idleTimeout: number;
-}
-
-const ALLOW = 'GET, HEAD, OPTIONS';
-const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
+import { serveHls, type HlsCounts, type HlsSettings } from './serve.ts';
 
 function checkRange(setting: string, ms: number, min: number, max: number): void {
   if (ms < min || ms > max) throw ERR.HLS_DURATION_RANGE(`hls.${setting}`, `${ms}ms`, `${min}ms to ${max}ms`);
@@ -55,9 +41,7 @@ export default defineModule<HlsSettings>({
     const log = kernel.logger('hls');
     const http = kernel.service('http')!;
     const segmenters = new Map<Channel, Segmenter>();
-    let playlistRequests = 0;
-    let segmentRequests = 0;
-    let notModified = 0;
+    const counts: HlsCounts = { playlistRequests: 0, segmentRequests: 0, notModified: 0 };
 
     const segmenterOf = (channel: Channel): Segmenter => {
       let seg = segmenters.get(channel);
@@ -95,9 +79,7 @@ export default defineModule<HlsSettings>({
     kernel.hooks.stats.tap('hls', (stats) => ({
       ...stats,
       hls: {
-        playlistRequests,
-        segmentRequests,
-        notModified,
+        ...counts,
         channels: [...segmenters.values()].map((seg) => ({
           mount: seg.channel.mount,
           epoch: seg.epoch,
@@ -108,50 +90,6 @@ export default defineModule<HlsSettings>({
       },
     }));
 
-    const answer = async (req: HttpRequest, channel: Channel, route: NonNullable<ReturnType<typeof parseHlsPath>>) => {
-      const { socket } = req;
-      const headOnly = req.method === 'HEAD';
-      if (req.method === 'OPTIONS') return respond(socket, 204, { Allow: ALLOW, 'Access-Control-Max-Age': 86400 });
-      // HLS clients are listeners too: the same passwords, users and limits decide.
-      const admission = await channel.admit({
-        protocol: 'hls',
-        remoteAddress: req.remoteAddress,
-        user: req.basic?.user,
-        channelPassword: req.basic?.password ?? req.query.get('password') ?? undefined,
-      });
-      if ('status' in admission) {
-        const challenge: Record<string, string> = admission.status === 401 ? { 'WWW-Authenticate': `Basic realm="${channel.mount}"` } : {};
-        return respondText(socket, admission.status, admission.reason, challenge, headOnly);
-      }
-      const isPrivate = Boolean(channel.info.password);
-      const seg = segmenterOf(channel);
-      const unsupported = seg.unsupported;
-      if (unsupported) {
-        return respondText(socket, 404, `${channel.mount} is ${unsupported}: HLS is served for MP3, ADTS AAC and MPEG-TS channels`, {}, headOnly);
-      }
-      if (route.kind === 'playlist') {
-        playlistRequests++;
-        // A fresh segmenter has nothing yet: hold the first request until its first segment is cut.
-        await seg.whenSegment(3 * s.targetDuration + 2000);
-        if (socket.destroyed) return;
-        const window = seg.window();
-        if (!window.length) {
-          return respondText(socket, 503, `no HLS segment of ${channel.mount} yet: is its source sending?`, { 'Retry-After': '2' }, headOnly);
-        }
-        const body = Buffer.from(renderPlaylist({ epoch: seg.epoch, targetSeconds: seg.targetSeconds, discontinuitySequence: seg.discontinuitySequence, segments: window }));
-        const maxAge = Math.max(1, Math.floor(s.targetDuration / 2000));
-        if (sendCacheable(req, { contentType: PLAYLIST_TYPE, body, etag: strongEtag(body), maxAge, immutable: false, private: isPrivate }) === 'not-modified') notModified++;
-        return;
-      }
-      segmentRequests++;
-      const found = route.epoch === seg.epoch ? seg.find(route.sequence) : undefined;
-      if (!found || found.kind.extension !== route.extension) {
-        return respondText(socket, 404, `segment ${req.path} is not held (segments live about ${s.playlistSegments + 3} target durations)`, {}, headOnly);
-      }
-      const sent = sendCacheable(req, { contentType: found.kind.contentType, body: found.body, etag: found.etag, maxAge: segmentMaxAge, immutable: true, private: isPrivate });
-      if (sent === 'not-modified') notModified++;
-    };
-
     http.hooks.request.tapPromise('hls', async (req) => {
       const route = parseHlsPath(req.path);
       // Other methods may mean something to later modules (a source publishing at the path).
@@ -160,7 +98,7 @@ export default defineModule<HlsSettings>({
       if (kernel.channels.get(req.path)) return undefined;
       const channel = http.resolve(route.mount);
       if (!channel) return undefined;
-      await answer(req, channel, route);
+      await serveHls({ settings: s, counts, segmenterOf }, req, channel, route);
       return true;
     });
   },

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { root, runCli } from '../helpers/server.ts';
 import { hlsStats, noFfmpeg, parsePlaylist, startHlsServer, type HlsServer } from './hls-lib.ts';
 
 /** An ADTS tone that ends after `seconds`; the channel reopens it, so each run is a new source run. */
@@ -51,4 +55,17 @@ describe('HLS across source runs and idle time', { skip: noFfmpeg, timeout: 60_0
     assert.notEqual(newEpoch, oldEpoch, 'a new epoch, so no name stands for other bytes');
     assert.equal((await fetch(`${hls.base}/runs/${oldUri}`)).status, 404, 'the old epoch\'s segments are gone');
   });
+});
+
+test('a target duration out of range stops start-up with the setting named', { timeout: 15_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'streamserve-hls-bad-'));
+  try {
+    writeFileSync(join(dir, '.streamserverc.json'), JSON.stringify({ hls: { targetDuration: '100ms' } }));
+    const r = await runCli(['-mods', join(root, 'main.mods'), '-address', '127.0.0.1:0'], { cwd: dir });
+    assert.notEqual(r.code, 0);
+    // The kernel reports a module whose apply threw as such, with the module's own message.
+    assert.match(r.stderr, /module hls failed in apply: setting hls\.targetDuration: 100ms is out of range, expected 500ms to 60000ms\n$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
