@@ -114,6 +114,9 @@ export const ERR = {
   RELAY_WITH_SOURCE: createError('SS_ERR_RELAY_WITH_SOURCE', (url: string) =>
     `-relay ${url} cannot be combined with -path or -exec: the default channel has one source`),
   CHANNEL_SOURCE_ONE: createError('SS_ERR_CHANNEL_SOURCE_ONE', (setting: string) => `setting ${setting}: give exactly one of path, exec or relay`),
+  // HLS
+  HLS_DURATION_RANGE: createError('SS_ERR_HLS_DURATION_RANGE', (setting: string, value: string, range: string) =>
+    `setting ${setting}: ${value} is out of range, expected ${range}`),
 } as const;
 
 /** An error thrown by a module's tap, named after the hook and the module. */
