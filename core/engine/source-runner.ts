@@ -45,6 +45,8 @@ export class SourceRunner {
   private readonly framePacer: Pacer<[frame: Buffer, durationMs: number, sync: boolean, header: Buffer | undefined]> | undefined;
   /** The source whose end waits for its paced bytes to be framed (nothing it read is lost). */
   private finishing: OpenedSource | undefined;
+  /** The source ended with -reopen=false: the channel only plays out what it read, then ends. */
+  private ending = false;
   /** The filter's header object seen last, and the one passed on (the same object while its bytes stay the same). */
   private seenHeader: Buffer | undefined;
   private header: Buffer | undefined;
@@ -102,7 +104,7 @@ export class SourceRunner {
 
   listenersChanged(count: number): void {
     if (!this.spec || this.stopped) return;
-    if (count > 0 && this.onDemand && !this.current && !this.opening && !this.reopenTimer) void this.open();
+    if (count > 0 && this.onDemand && !this.current && !this.opening && !this.reopenTimer && !this.ending) void this.open();
     if (count === 0 && this.channel.settings.closeIdle && (this.current || this.opening || this.reopenTimer)) {
       this.log.info('last listener left; closing source (close-idle)');
       this.closeCurrent();
@@ -118,7 +120,7 @@ export class SourceRunner {
   }
 
   private async open(): Promise<void> {
-    if (this.opening || this.current || this.stopped || !this.spec) return;
+    if (this.opening || this.current || this.stopped || this.ending || !this.spec) return;
     this.opening = true;
     const hooks = this.channel.engine.hooks;
     try {
@@ -311,6 +313,8 @@ export class SourceRunner {
     if (reason !== 'quiet' && !ch.settings.reopen) {
       // Paced frames already read play out before listeners are let go.
       const why = `source ended (${reason}) and -reopen=false`;
+      // Over for good: a listener arriving while the last frames play out must not open it again.
+      this.ending = true;
       return this.framePacer ? this.framePacer.whenDrained(() => this.gone(why)) : this.gone(why);
     }
     if (this.onDemand && ch.listeners.length === 0) return;

@@ -13,5 +13,5 @@ export function sameFormat(a: StreamFormat | undefined, b: StreamFormat | undefi
 /** A format for a log line: `ogg opus (48000 Hz, 2 ch)`, `mp3`, `unknown`. */
 export function describeFormat(f: StreamFormat | undefined): string {
   if (!f) return 'unknown';
-  return [f.name, f.codec, f.params ? `(${f.params})` : undefined].filter(Boolean).join(' ');
+  return [f.name, f.codec !== f.name ? f.codec : undefined, f.params ? `(${f.params})` : undefined].filter(Boolean).join(' ');
 }

@@ -135,7 +135,7 @@ test('a fallback loop is refused at start-up, naming the setting', { timeout: 15
   try {
     const r = await runCli(['-mods', f.mods, '-address', '127.0.0.1:0', '-users-dir', f.usersDir], { cwd: f.dir });
     assert.notEqual(r.code, 0, 'the server does not start');
-    assert.match(r.stderr, /module fallback failed in apply: .*fallback loop/, r.stderr);
+    assert.match(r.stderr, /\[SS_ERR_FALLBACK_LOOP\] .*module fallback: .*fallback loop/, r.stderr);
     assert.ok(r.stderr.includes('fallback.mounts["/c"].fallback') && r.stderr.includes('/a → /b → /c → /a'), r.stderr);
   } finally {
     f.cleanup();

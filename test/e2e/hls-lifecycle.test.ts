@@ -64,7 +64,7 @@ test('a target duration out of range stops start-up with the setting named', { t
     const r = await runCli(['-mods', join(root, 'main.mods'), '-address', '127.0.0.1:0'], { cwd: dir });
     assert.notEqual(r.code, 0);
     // The kernel reports a module whose apply threw as such, with the module's own message.
-    assert.match(r.stderr, /module hls failed in apply: setting hls\.targetDuration: 100ms is out of range, expected 500ms to 60000ms\n$/);
+    assert.match(r.stderr, /\[SS_ERR_HLS_DURATION_RANGE\] .*module hls: setting hls\.targetDuration: 100ms is out of range, expected 500ms to 60000ms\n$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
