@@ -99,6 +99,10 @@ export const ERR = {
   UID_FAILED: createError('SS_ERR_UID_FAILED', (uid: string, reason: string) => `cannot switch to user id ${uid} (-uid): ${reason}`),
   /** A start hook failed with an error that is not a UserError (a module's own). */
   START_FAILED: createError('SS_ERR_START_FAILED', (reason: string) => reason),
+
+  // Modules' settings checked beyond their schema
+  AUTH_HTTP_URL_INVALID: createError('SS_ERR_AUTH_HTTP_URL_INVALID', (url: string, reason: string) =>
+    `setting auth-http.url: "${url}" is not usable as the authentication backend: ${reason}`),
 } as const;
 
 /** An error thrown by a module's tap, named after the hook and the module. */
