@@ -5,6 +5,7 @@ import type {} from '../metrics.ts';
 import { listenerRefusal, liveBroadcasters, serverListeners, sourceRefusal, type Refused } from './door.ts';
 import { DurationSweep } from './duration-sweep.ts';
 import { LIMIT_KINDS, LimitCounts } from './refusals.ts';
+import { Reservations } from './reservations.ts';
 import { limitsAt, limitsSchema, shortestDuration, type LimitsSettings } from './settings.ts';
 
 /**
@@ -34,9 +35,14 @@ export default defineModule<LimitsSettings>({
       return r.reason;
     };
 
-    kernel.hooks.listenerJoin.tap('limits', (req) =>
-      refused(listenerRefusal(s, req.channel.mount, req.listeners, serverListeners(kernel.channels)),
-        { mount: req.channel.mount, remote: req.remoteAddress, protocol: req.protocol }));
+    const reserved = new Reservations();
+    kernel.hooks.listenerJoin.tap('limits', (req) => {
+      const channel = req.channel;
+      const r = listenerRefusal(s, channel.mount, req.listeners + reserved.on(channel), serverListeners(kernel.channels) + reserved.total);
+      if (!r) reserved.hold(channel);
+      return refused(r, { mount: channel.mount, remote: req.remoteAddress, protocol: req.protocol });
+    });
+    kernel.hooks.listenerJoined.tap('limits', (l) => reserved.joined(l.channel));
     kernel.hooks.sourceAttach.tap('limits', (mount, source) =>
       refused(sourceRefusal(s, liveBroadcasters(kernel.channels)), { mount, source: source.describe }));
 

@@ -82,9 +82,10 @@ test('maxListeners per mount and server-wide: the next HTTP listener gets 503 wi
     assert.equal(told.outcome, 'closed:ERROR /fier/a is full: it takes at most 1 listeners\n', 'a watcher that asks for reasons gets it');
 
     // /fier/b has no limit of its own: the server's 3 hold (1 on /fier/a already).
-    const onB = [await listener(s.port, '/fier/b'), (await watcher(s.port, 'fier', 'b'))];
-    assert.equal(onB[0]!.status, 200);
-    assert.equal((onB[1] as { outcome: string }).outcome, 'open', 'an fstream watcher counts like any listener');
+    const httpOnB = await listener(s.port, '/fier/b');
+    const watcherOnB = await watcher(s.port, 'fier', 'b');
+    assert.equal(httpOnB.status, 200);
+    assert.equal(watcherOnB.outcome, 'open', 'an fstream watcher counts like any listener');
     const serverFull = await listener(s.port, '/fier/b');
     assert.deepEqual([serverFull.status, serverFull.reason], [503, 'server is full: it takes at most 3 listeners']);
     const watcherRefused = await watcher(s.port, 'fier', 'b');
@@ -106,8 +107,8 @@ test('maxListeners per mount and server-wide: the next HTTP listener gets 503 wi
     assert.equal(status.limits.refusals.serverListeners, 2);
     assert.equal(await metric(s.port, /^streamserve_limit_refusals_total\{kind="serverListeners"\}/), 2);
     again.l.socket.destroy();
-    (onB[0] as { l: Peer }).l.socket.destroy();
-    (onB[1] as { peer: Peer }).peer.socket.destroy();
+    httpOnB.l.socket.destroy();
+    watcherOnB.peer.socket.destroy();
   } finally {
     for (const o of open) o.stop();
     await s.stop();
