@@ -7,6 +7,18 @@ import { writers } from '../core/engine/writers.ts';
 import { NO_CACHE_HEADERS, respond, respondText } from './http/index.ts';
 import type { FallbackFigures } from './fallback/index.ts';
 
+/** What other modules reach as `kernel.service('metrics')`: the registry their own series join. */
+export interface MetricsApi {
+  register: Registry;
+}
+
+declare module '../core/kernel/kernel.ts' {
+  interface Services {
+    /** The /metrics registry (`kernel.service('metrics')`), for modules with figures of their own. */
+    metrics: MetricsApi;
+  }
+}
+
 interface MetricsSettings {
   processMetrics: boolean;
 }
@@ -58,6 +70,7 @@ export default defineModule<MetricsSettings>({
     // register the same names. The engine's counters below (slabs, writer threads) are process-wide all the same.
     const register = new Registry();
     if (s.processMetrics) collectDefaultMetrics({ register });
+    kernel.provide('metrics', { register });
 
     new Gauge({
       name: 'streamserve_channels',

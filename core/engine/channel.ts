@@ -371,7 +371,8 @@ export class Channel {
     if (!this.source.up && this.ring.head === 0 && this.source.lastError) {
       return { status: 503, reason: `source of ${this.mount} cannot be opened: ${this.source.lastError}` };
     }
-    return { user, join: (socket, opts) => this.join(socket, { user, ...opts }) };
+    const maxDurationMs = decision?.allow ? decision.maxDurationMs : undefined;
+    return { user, join: (socket, opts) => this.join(socket, { user, maxDurationMs, ...opts }) };
   }
 
   /**
@@ -473,6 +474,7 @@ export class Channel {
     if (l.closed) return;
     l.closed = true;
     this.unlist(l);
+    l.left();
     if (!l.socket.destroyed && !l.socket.writableEnded) l.socket.destroy();
     this.engine.hooks.listenerLeave.call(l);
     this.source.listenersChanged(this.listeners.length);

@@ -16,8 +16,8 @@ export interface EngineContext extends EngineHost {
   remove(channel: Channel): void;
 }
 
-/** Why a pushed source was not attached. */
-export type AttachRefusal = 'configured' | 'busy';
+/** Why a pushed source was not attached: `limit` when a `sourceAttach` tap refused it (its reason comes along). */
+export type AttachRefusal = 'configured' | 'busy' | 'limit';
 
 export interface AttachOptions {
   /**
@@ -93,10 +93,12 @@ export class ChannelRegistry {
    * configuration or the command line, or by another live source.
    */
   attachSource(mount: string, settings: ChannelSettings, source: OpenedSource, opts: AttachOptions = {}):
-    { channel: Channel; resumed: boolean } | { refused: AttachRefusal } {
+    { channel: Channel; resumed: boolean } | { refused: AttachRefusal; reason?: string } {
     let channel = this.byMount.get(mount);
     if (channel?.source.spec) return { refused: 'configured' };
     if (channel?.source.up) return { refused: 'busy' };
+    const reason = this.host.hooks.sourceAttach.call(mount, source);
+    if (reason) return { refused: 'limit', reason };
     if (channel && opts.compatible && !opts.compatible(channel)) {
       this.remove(channel);
       channel = undefined;

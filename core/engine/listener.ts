@@ -15,6 +15,8 @@ export interface ListenerOptions {
   transform?: (payload: Buffer) => Buffer;
   /** Disconnect once this many bytes were sent, at the end of the frame in progress (0 = no limit). */
   maxBytes?: number;
+  /** Disconnect after this long connected, whatever it is doing (0 or unset = no limit; an authenticate decision's `maxDurationMs`). */
+  maxDurationMs?: number;
   /** Skip the burst and start at the live edge. */
   noBurst?: boolean;
   /**
@@ -63,6 +65,8 @@ export class Listener {
   /** The protocol's head, not yet written: nothing of the stream was either. */
   pendingPreamble: (() => Buffer | string) | undefined;
   private preambleTimer: NodeJS.Timeout | undefined;
+  /** Ends the listener when its `maxDurationMs` is up; cleared when it leaves. */
+  private deadline: NodeJS.Timeout | undefined;
 
   /** The channel it listens to: another one after a move (fallback, an operator's move). */
   channel: Channel;
@@ -75,6 +79,14 @@ export class Listener {
     this.transform = opts.transform;
     this.maxBytes = opts.maxBytes ?? 0;
     this.fd = this.transform ? -1 : Writers.fdOf(socket);
+    const ms = opts.maxDurationMs ?? 0;
+    // One timer only for the few listeners an authenticate decision limits; the limits module sweeps the rest.
+    if (ms > 0) this.deadline = setTimeout(() => this.end(), Math.min(ms, 2 ** 31 - 1)).unref();
+  }
+
+  /** The listener has left: its time limit no longer applies. */
+  left(): void {
+    clearTimeout(this.deadline);
   }
 
   /** Frames behind the newest one. */

@@ -117,6 +117,9 @@ export const ERR = {
   // HLS
   HLS_DURATION_RANGE: createError('SS_ERR_HLS_DURATION_RANGE', (setting: string, value: string, range: string) =>
     `setting ${setting}: ${value} is out of range, expected ${range}`),
+  // Modules' settings checked beyond their schema
+  AUTH_HTTP_URL_INVALID: createError('SS_ERR_AUTH_HTTP_URL_INVALID', (url: string, reason: string) =>
+    `setting auth-http.url: "${url}" is not usable as the authentication backend: ${reason}`),
 } as const;
 
 /** An error thrown by a module's tap, named after the hook and the module. */

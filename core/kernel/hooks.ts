@@ -86,6 +86,12 @@ export function createHooks() {
 
     /** Opens a channel's source; the tap that knows `spec.kind` returns it. */
     sourceOpen: new AsyncSeriesBailHook<[spec: SourceSpec, channel: Channel], OpenedSource | undefined>(['spec', 'channel']),
+    /**
+     * A broadcaster (a pushed source) is about to be attached at `mount`: return a
+     * reason to refuse it (limits). Sources from the configuration are the
+     * operator's own and are not asked about.
+     */
+    sourceAttach: new SyncBailHook<[mount: string, source: OpenedSource], string | undefined>(['mount', 'source']),
     /** A source started delivering bytes to a channel. */
     sourceOpened: new SyncHook<[channel: Channel, source: OpenedSource]>(['channel', 'source']),
     /** A source ended (EOF, closed on idle, stopped); `reason` says which. */

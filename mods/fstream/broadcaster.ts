@@ -38,7 +38,8 @@ export async function broadcast(ctx: FstreamContext, conn: Connection, req: Broa
     close: () => socket.destroy(),
   });
   if ('refused' in result) {
-    const why = result.refused === 'configured' ? `${mount} is served by a configured source` : `channel ${mount} is busy: another broadcaster is live`;
+    const why = result.refused === 'configured' ? `${mount} is served by a configured source`
+      : result.refused === 'limit' ? result.reason! : `channel ${mount} is busy: another broadcaster is live`;
     return refuse(ctx, conn, why, req.wantsReason, fields);
   }
   const { channel, resumed: existed } = result;

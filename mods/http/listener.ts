@@ -29,6 +29,7 @@ export async function serveListener(kernel: Kernel, api: HttpApi, req: HttpReque
     remoteAddress: req.remoteAddress,
     user: req.basic?.user,
     channelPassword: req.basic?.password ?? req.query.get('password') ?? undefined,
+    query: Object.fromEntries(req.query),
   });
   if ('status' in admission) {
     const challenge: Record<string, string> = admission.status === 401 ? { 'WWW-Authenticate': `Basic realm="${channel.mount}"` } : {};

@@ -99,7 +99,7 @@ export async function acceptSource(kernel: Kernel, s: IcecastSettings, req: Http
       if (body !== socket) body.destroy();
     },
   }, { compatible: (existing) => existing.source.declaredType === contentType && existing.settings.filter === filter });
-  if ('refused' in result) return respondText(socket, 403, 'Mountpoint in use');
+  if ('refused' in result) return result.refused === 'limit' ? respondText(socket, 503, result.reason!) : respondText(socket, 403, 'Mountpoint in use');
   const { channel } = result;
   channel.info = { ...channel.info, ...sourceInfo(req.headers), owner: verdict.user, title: undefined };
   acceptSourceReply(socket, req.headers.expect?.trim().toLowerCase() === '100-continue');
