@@ -5,6 +5,7 @@ import { defineModule } from '../core/kernel/module.ts';
 import { slabCounters } from '../core/engine/slab.ts';
 import { writers } from '../core/engine/writers.ts';
 import { NO_CACHE_HEADERS, respond, respondText } from './http/index.ts';
+import type { RecordedChannelStats, RecordingFigures } from './record/index.ts';
 
 interface MetricsSettings {
   processMetrics: boolean;
@@ -43,6 +44,7 @@ export default defineModule<MetricsSettings>({
   name: 'metrics',
   description: 'Prometheus metrics at /metrics',
   needs: ['http'],
+  uses: ['record'],
   schema: {
     type: 'object',
     additionalProperties: false,
@@ -100,6 +102,26 @@ export default defineModule<MetricsSettings>({
         }
       },
     });
+
+    // Recordings (the record module): only recorded channels have these series.
+    const recordingSeries: [name: string, help: string, value: (r: RecordingFigures) => number][] = [
+      ['streamserve_recording_bytes_total', 'Bytes the channel\'s recording wrote to files', (r) => r.bytes],
+      ['streamserve_recording_gaps_total', 'Times the channel\'s recording could not keep up and lost frames', (r) => r.gaps],
+      ['streamserve_recording_frames_skipped_total', 'Frames the channel\'s recording lost in those gaps', (r) => r.framesSkipped],
+      ['streamserve_recording_errors_total', 'Recording files that could not be opened or written', (r) => r.errors],
+    ];
+    for (const [name, help, value] of recordingSeries) {
+      new Counter({
+        name, help, labelNames: ['mount'] as const, registers: [register],
+        collect() {
+          this.reset();
+          for (const ch of kernel.stats().channels) {
+            const rec = (ch as RecordedChannelStats).recording;
+            if (rec) this.inc({ mount: ch.mount }, value(rec));
+          }
+        },
+      });
+    }
 
     // Source memory (`core/slab.ts`): reuse should dwarf creation once streams run; misuse is a bug and stays 0.
     // Writer threads (`core/writers.ts`) only write while the engine thread is saturated.

@@ -99,6 +99,14 @@ export const ERR = {
   UID_FAILED: createError('SS_ERR_UID_FAILED', (uid: string, reason: string) => `cannot switch to user id ${uid} (-uid): ${reason}`),
   /** A start hook failed with an error that is not a UserError (a module's own). */
   START_FAILED: createError('SS_ERR_START_FAILED', (reason: string) => reason),
+
+  // Recording
+  RECORD_PATTERN_INVALID: createError('SS_ERR_RECORD_PATTERN_INVALID', (setting: string, pattern: string, problem: string) =>
+    `setting ${setting}: file name pattern "${pattern}" ${problem}`),
+  RECORD_ROTATE_INVALID: createError('SS_ERR_RECORD_ROTATE_INVALID', (setting: string, value: string) =>
+    `setting ${setting}: "${value}" is not a duration such as 30m, 1h or 0s`),
+  RECORD_MOUNT_TWICE: createError('SS_ERR_RECORD_MOUNT_TWICE', (setting: string, mount: string) =>
+    `setting ${setting}: mount ${mount} is recorded twice (record.path is the channel at /)`),
 } as const;
 
 /** An error thrown by a module's tap, named after the hook and the module. */
