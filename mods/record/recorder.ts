@@ -107,15 +107,16 @@ export class Recorder {
     });
   }
 
-  private scheduleClock(): void {
+  /** Cuts at the next boundary after `after` (a timer may fire a little before the boundary it was set for). */
+  private scheduleClock(after = Date.now()): void {
     const every = this.plan.rotateEvery;
     if (!every || this.stopped) return;
-    const now = Date.now();
+    const at = nextRotation(Math.max(after, Date.now()), every);
     this.clock = setTimeout(() => {
       // A take that has written nothing yet (no stream) is not cut: its file is named when bytes come.
       if (this.fileName) void this.next('time');
-      this.scheduleClock();
-    }, nextRotation(now, every) - now);
+      this.scheduleClock(at);
+    }, at - Date.now());
     this.clock.unref();
   }
 
