@@ -40,8 +40,12 @@ export const RECORD_PROTOCOL = 'record';
 
 /** After a refusal or a file error, try again this much later. */
 const RETRY_MS = 5000;
-/** How long stopping waits for the last file to be written and closed. */
-const STOP_WAIT_MS = 5000;
+/**
+ * How long stopping waits for the last file to be written and closed (well
+ * within the kernel's bound on stopping); a target that has not taken its
+ * backlog by then (a stalled fifo reader) loses it.
+ */
+const STOP_WAIT_MS = 2000;
 
 interface Take {
   listener: Listener;
@@ -99,7 +103,7 @@ export class Recorder {
     take.listener.end();
     if (take.sink.closed) return;
     await new Promise<void>((resolve) => {
-      const bound = setTimeout(resolve, STOP_WAIT_MS);
+      const bound = setTimeout(() => take.sink.destroy(), STOP_WAIT_MS);
       take.sink.once('close', () => {
         clearTimeout(bound);
         resolve();
