@@ -6,6 +6,7 @@ import { slabCounters } from '../core/engine/slab.ts';
 import { writers } from '../core/engine/writers.ts';
 import { NO_CACHE_HEADERS, respond, respondText } from './http/index.ts';
 import type { FallbackFigures } from './fallback/index.ts';
+import type { RecordedChannelStats, RecordingFigures } from './record/index.ts';
 
 /** What other modules reach as `kernel.service('metrics')`: the registry their own series join. */
 export interface MetricsApi {
@@ -56,7 +57,7 @@ export default defineModule<MetricsSettings>({
   name: 'metrics',
   description: 'Prometheus metrics at /metrics',
   needs: ['http'],
-  uses: ['fallback'],
+  uses: ['fallback', 'record'],
   schema: {
     type: 'object',
     additionalProperties: false,
@@ -135,6 +136,26 @@ export default defineModule<MetricsSettings>({
         collect() {
           this.reset();
           for (const row of fallback.figures().displaced) this.set({ mount: row.mount, on: row.on }, row.listeners);
+        },
+      });
+    }
+
+    // Recordings (the record module): only recorded channels have these series.
+    const recordingSeries: [name: string, help: string, value: (r: RecordingFigures) => number][] = [
+      ['streamserve_recording_bytes_total', 'Bytes the channel\'s recording wrote to files', (r) => r.bytes],
+      ['streamserve_recording_gaps_total', 'Times the channel\'s recording could not keep up and lost frames', (r) => r.gaps],
+      ['streamserve_recording_frames_skipped_total', 'Frames the channel\'s recording lost in those gaps', (r) => r.framesSkipped],
+      ['streamserve_recording_errors_total', 'Recording files that could not be opened or written', (r) => r.errors],
+    ];
+    for (const [name, help, value] of recordingSeries) {
+      new Counter({
+        name, help, labelNames: ['mount'] as const, registers: [register],
+        collect() {
+          this.reset();
+          for (const ch of kernel.stats().channels) {
+            const rec = (ch as RecordedChannelStats).recording;
+            if (rec) this.inc({ mount: ch.mount }, value(rec));
+          }
         },
       });
     }

@@ -120,6 +120,13 @@ export const ERR = {
   // Modules' settings checked beyond their schema
   AUTH_HTTP_URL_INVALID: createError('SS_ERR_AUTH_HTTP_URL_INVALID', (url: string, reason: string) =>
     `setting auth-http.url: "${url}" is not usable as the authentication backend: ${reason}`),
+  // Recording
+  RECORD_PATTERN_INVALID: createError('SS_ERR_RECORD_PATTERN_INVALID', (setting: string, pattern: string, problem: string) =>
+    `setting ${setting}: file name pattern "${pattern}" ${problem}`),
+  RECORD_ROTATE_INVALID: createError('SS_ERR_RECORD_ROTATE_INVALID', (setting: string, value: string) =>
+    `setting ${setting}: "${value}" is not a duration such as 30m, 1h or 0s`),
+  RECORD_MOUNT_TWICE: createError('SS_ERR_RECORD_MOUNT_TWICE', (setting: string, mount: string) =>
+    `setting ${setting}: mount ${mount} is recorded twice (record.path is the channel at /)`),
 } as const;
 
 /** An error thrown by a module's tap, named after the hook and the module. */

@@ -1,5 +1,6 @@
 import type { Stats } from '../../core/kernel/hooks.ts';
 import type { Listener } from '../../core/engine/listener.ts';
+import type { RecordedChannelStats } from '../record/index.ts';
 
 export type ChannelStats = Stats['channels'][number];
 
@@ -73,6 +74,21 @@ export interface DetailedSource extends IcecastSource {
   format?: string;
   codec?: string;
   listener_list?: ListenerFigures[];
+  /** While the channel is recorded (the record module). */
+  recording?: RecordingStatus;
+}
+
+/** A recorded channel's recording, as `/status.json` shows it. */
+export interface RecordingStatus {
+  path: string;
+  file: string | null;
+  files: number;
+  bytes: number;
+  backlog_bytes: number;
+  gaps: number;
+  frames_skipped: number;
+  errors: number;
+  last_error: string | null;
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -157,6 +173,13 @@ export function detailedSource(ch: ChannelStats, id: ServerIdentity, listeners: 
     if (ch.format.codec) source.codec = ch.format.codec;
   }
   if (listeners) source.listener_list = listeners;
+  const rec = (ch as RecordedChannelStats).recording;
+  if (rec) {
+    source.recording = {
+      path: rec.path, file: rec.file, files: rec.files, bytes: rec.bytes, backlog_bytes: rec.backlogBytes,
+      gaps: rec.gaps, frames_skipped: rec.framesSkipped, errors: rec.errors, last_error: rec.lastError,
+    };
+  }
   return source;
 }
 

@@ -27,6 +27,7 @@ export default defineModule<StatusSettings>({
   name: 'status',
   description: 'status page, /status.json and Icecast\'s /status-json.xsl',
   needs: ['http'],
+  uses: ['record'],
   schema: {
     type: 'object',
     additionalProperties: false,
