@@ -103,7 +103,7 @@ async function waitQuiet(maxS: number, clkTck: number): Promise<{ busyPct: numbe
 
 async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
-  if (!existsSync(join(root, 'dist', 'core', 'cli.js'))) {
+  if (!existsSync(join(root, 'dist', 'core', 'kernel', 'cli.js'))) {
     process.stderr.write('bench: dist/ is missing; run `npm run build` (npm run bench does)\n');
     return 2;
   }
