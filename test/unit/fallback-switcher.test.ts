@@ -3,7 +3,6 @@
  * sources are PassThrough streams of raw frames, listeners fake sockets.
  */
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
@@ -16,26 +15,8 @@ import { Kernel } from '../../core/kernel/kernel.ts';
 import fallback from '../../mods/fallback/index.ts';
 import type { MountFallback } from '../../mods/fallback/settings.ts';
 import { RawFramer } from '../../mods/filters/raw.ts';
+import { FakeSocket } from '../helpers/fake-socket.ts';
 import { root } from '../helpers/server.ts';
-
-class FakeSocket extends EventEmitter {
-  writes: Buffer[] = [];
-  writableLength = 0;
-  destroyed = false;
-  writableEnded = false;
-  cork() {}
-  uncork() {}
-  write(data: Buffer | string) {
-    this.writes.push(Buffer.from(data));
-    return true;
-  }
-  end() { this.writableEnded = true; }
-  destroy() {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    this.emit('close');
-  }
-}
 
 const SIZE = 100;
 const settings: ChannelSettings = { ...channelDefaults, filter: 'raw', frameBytes: SIZE, burstBytes: 0 };

@@ -5,7 +5,6 @@
  * one source read never laps a listener that keeps up.
  */
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,30 +14,8 @@ import { channelDefaults, type ChannelSettings } from '../../core/contracts/chan
 import { Kernel } from '../../core/kernel/kernel.ts';
 import { createChannels } from '../../core/engine/channels.ts';
 import { Ring } from '../../core/engine/ring.ts';
+import { FakeSocket } from '../helpers/fake-socket.ts';
 import { root } from '../helpers/server.ts';
-
-/** Records writes; `writableLength` is set by the test to play a peer that stopped reading. */
-class FakeSocket extends EventEmitter {
-  writes: Buffer[] = [];
-  writableLength = 0;
-  destroyed = false;
-  writableEnded = false;
-  cork() {}
-  uncork() {}
-  write(data: Buffer | string) {
-    this.writes.push(Buffer.from(data));
-    return true;
-  }
-  end() { this.writableEnded = true; }
-  destroy() {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    this.emit('close');
-  }
-  get text(): string {
-    return Buffer.concat(this.writes).toString('latin1');
-  }
-}
 
 function channel(settings: Partial<ChannelSettings> = {}): { k: Kernel; ch: Channel } {
   const k = new Kernel({ channels: createChannels, log: pino({ level: 'silent' }), settings: {}, packageRoot: root });
