@@ -160,8 +160,8 @@ export default defineModule<MetricsSettings>({
       });
     }
 
-    // Source memory (`core/slab.ts`): reuse should dwarf creation once streams run; misuse is a bug and stays 0.
-    // Writer threads (`core/writers.ts`) only write while the engine thread is saturated.
+    // Source memory (`core/engine/slab.ts`): reuse should dwarf creation once streams run; misuse is a bug and stays 0.
+    // Writer threads (`core/engine/writers.ts`) only write while the engine thread is saturated.
     const engineSeries: [name: string, help: string, value: () => number][] = [
       ['streamserve_slabs_created_total', 'Source buffers (slabs) allocated', () => slabCounters.created],
       ['streamserve_slabs_reused_total', 'Source buffers (slabs) handed out again instead of allocated', () => slabCounters.reused],

@@ -37,7 +37,7 @@ export interface Framer {
   /**
    * Feeds source bytes; emits every frame they complete. Frames may be views of
    * `chunk`. The chunk's memory is reused once its frames have left the ring
-   * (`core/slab.ts`), so a filter may keep a view of the chunk it was last given
+   * (`core/engine/slab.ts`), so a filter may keep a view of the chunk it was last given
    * until its next `push` or `reset`, and must copy anything it keeps longer
    * (the stream header above all).
    */

@@ -44,7 +44,7 @@ export class Listener {
   framesSkipped = 0;
   /** Waiting for a frame a decoder can start at (just joined, or lapped) before it is written again. */
   needsSync = false;
-  /** The stream header (`core/frame.ts`) this listener was sent last. */
+  /** The stream header (`core/contracts/frame.ts`) this listener was sent last. */
   header: Buffer | undefined;
   /** Index in the channel's listener array (swap-remove). */
   slot = -1;
@@ -54,12 +54,12 @@ export class Listener {
   readonly user: string | undefined;
   readonly transform: ((payload: Buffer) => Buffer) | undefined;
   readonly maxBytes: number;
-  /** The socket's descriptor when writer threads may write to it (`core/writers.ts`), else -1. */
+  /** The socket's descriptor when writer threads may write to it (`core/engine/writers.ts`), else -1. */
   readonly fd: number;
   /**
    * Buffers the socket still queues: Node keeps a reference to a buffer whose
    * write did not complete at once and sends it later, so their slabs
-   * (`core/slab.ts`) must not be reused until the queue is empty.
+   * (`core/engine/slab.ts`) must not be reused until the queue is empty.
    */
   private pinned: Buffer[] | undefined;
   /** The protocol's head, not yet written: nothing of the stream was either. */
@@ -124,7 +124,7 @@ export class Listener {
   }
 
   /**
-   * Sends what a writer thread could not (`core/writers.ts`). The listener is
+   * Sends what a writer thread could not (`core/engine/writers.ts`). The listener is
    * not written again while the socket queues bytes, so it is told when they
    * are out, whether or not the queue was long enough for a `drain`.
    */

@@ -21,7 +21,7 @@ export function payloadBytes(p: Payload): number {
 export class Ring {
   private readonly frames: (Buffer | undefined)[];
   private readonly durations: Float64Array;
-  /** 1 where a decoder can start (`core/frame.ts`). */
+  /** 1 where a decoder can start (`core/contracts/frame.ts`). */
   private readonly syncs: Uint8Array;
   /** The stream header in force at each frame (the same object while it does not change). */
   private readonly headers: (Buffer | undefined)[];
@@ -47,7 +47,7 @@ export class Ring {
     return Math.max(0, this.head - this.capacity);
   }
 
-  /** Holds the frame's slab while the frame is in the ring (`core/slab.ts`). */
+  /** Holds the frame's slab while the frame is in the ring (`core/engine/slab.ts`). */
   push(frame: Buffer, durationMs: number, sync = true, header?: Buffer): number {
     const slot = this.head % this.capacity;
     const old = this.frames[slot];

@@ -16,7 +16,7 @@ const FREE_BYTES = 16 << 20;
 let nextSlabId = 1;
 
 export class Slab {
-  /** Names the slab to the writer threads (`core/writers.ts`), which see it through its shared memory. */
+  /** Names the slab to the writer threads (`core/engine/writers.ts`), which see it through its shared memory. */
   readonly id = nextSlabId++;
   /** Set once the writer threads were given this slab's memory. */
   shared = false;

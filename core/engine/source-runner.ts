@@ -60,7 +60,7 @@ export class SourceRunner {
       const r = this.current?.readable;
       if (r) paused ? r.pause() : r.resume();
     };
-    // Queued items hold their slabs (`core/slab.ts`) until released or dropped.
+    // Queued items hold their slabs (`core/engine/slab.ts`) until released or dropped.
     if (s.sourceBandwidth > 0) {
       this.bytePacer = new Pacer((chunk) => {
         this.frame(chunk);

@@ -2,7 +2,7 @@ import { writeSync, writevSync } from 'node:fs';
 
 /**
  * The memory the engine thread and the writer threads share for one batch of
- * writes (`core/writers.ts`): a job is a socket's file descriptor and the slab
+ * writes (`core/engine/writers.ts`): a job is a socket's file descriptor and the slab
  * segments to send it; its result is the bytes the kernel took, or a negative
  * errno.
  */

@@ -1,5 +1,5 @@
 /**
- * A writer thread (`core/writers.ts`): sleeps until the engine thread posts a
+ * A writer thread (`core/engine/writers.ts`): sleeps until the engine thread posts a
  * batch, then claims jobs one at a time and writes them. It never returns to an
  * event loop; slabs reach it as messages it reads synchronously.
  */

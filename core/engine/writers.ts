@@ -8,7 +8,7 @@ import { ACTIVE, CLOSED, COUNT, GEN, jobMemory, MAX_JOBS, MAX_SEGS, NEXT, READY,
 
 /** Batches smaller than this are written by the engine thread alone: waking a thread costs more. */
 const MIN_PARALLEL = 8;
-/** Jobs per batch and thread: a batch takes about a round's slice (`core/channel.ts`), so new listeners are not kept waiting. */
+/** Jobs per batch and thread: a batch takes about a round's slice (`core/engine/channel.ts`), so new listeners are not kept waiting. */
 const JOBS_PER_THREAD = 32;
 /** How often the engine thread's load is judged. */
 const LOAD_WINDOW_MS = 500;

@@ -30,7 +30,7 @@ const SNIFF_MIN = 4096;
 /**
  * Bytes after which the filter stops waiting for a format and passes the
  * stream through in chunks; a stream slower than that is decided on after
- * `SETTLE_MS` (`core/frame.ts`).
+ * `SETTLE_MS` (`core/contracts/frame.ts`).
  */
 const SNIFF_MAX = 64 * 1024;
 /** What streams of no recognised format are cut into. */
@@ -88,7 +88,7 @@ export class AutoFramer implements Framer {
 
   push(chunk: Buffer, emit: FrameEmit): void {
     if (this.delegate) return this.delegate.push(chunk, emit);
-    // A copy: the chunk's memory is reused after this push (`core/frame.ts`), and sniffing may take several.
+    // A copy: the chunk's memory is reused after this push (`core/contracts/frame.ts`), and sniffing may take several.
     this.held.push(Buffer.from(chunk));
     this.heldBytes += chunk.length;
     if (this.heldBytes < SNIFF_MIN) return;

@@ -4,7 +4,7 @@ const EMPTY = Buffer.alloc(0);
  * The undecided tail of a filter's input, carried from one push to the next.
  *
  * The engine may reuse a chunk's memory once its next push begins
- * (`core/slab.ts`), so the tail is copied into memory of the carry's own.
+ * (`core/engine/slab.ts`), so the tail is copied into memory of the carry's own.
  * Frames may be views of what `join` returns: the carry only ever writes
  * past the bytes it has handed out, and moves to fresh memory when it runs
  * out of room, leaving the old to the views. Room grows by half again what is

@@ -6,7 +6,7 @@ import { releaseSlab, slabPool, type Slab, type SlabPool } from '../../core/engi
 const MIN_READ = 4096;
 
 /**
- * Reads a file or device into reusable slabs (`core/slab.ts`): each chunk it
+ * Reads a file or device into reusable slabs (`core/engine/slab.ts`): each chunk it
  * emits is a view carrying one hold, which the source runner releases once the
  * bytes are framed. Short reads are packed into the same slab.
  */

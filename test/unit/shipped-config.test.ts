@@ -16,7 +16,7 @@ import { root } from '../helpers/server.ts';
  * `config/NAME.yaml` documents those defaults for operators and must say
  * exactly what the schema says, so neither can drift. (The interface a module
  * reads its settings as is held to the schema's keys by the compiler, see
- * `SchemaOf` in core/module.ts; flag help takes its defaults from the schema.)
+ * `SchemaOf` in core/kernel/module.ts; flag help takes its defaults from the schema.)
  */
 const names = readModsFile(join(root, 'main.mods')).map((e) => e.builtin!).filter(Boolean);
 const files = readdirSync(configDir).filter((f) => f.endsWith('.yaml'));

@@ -1,5 +1,5 @@
 /**
- * The engine's use of the frame contract (`core/frame.ts`): listeners start,
+ * The engine's use of the frame contract (`core/contracts/frame.ts`): listeners start,
  * burst and resume after a skip only at sync points, get the stream header in
  * force where they start and again when it changes, and a ring smaller than
  * one source read never laps a listener that keeps up.

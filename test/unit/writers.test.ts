@@ -1,5 +1,5 @@
 /**
- * Writer threads (`core/writers.ts`) against real loopback sockets: what they
+ * Writer threads (`core/engine/writers.ts`) against real loopback sockets: what they
  * write arrives byte for byte, a full socket gets the rest through Node's own
  * queue, and only plain sockets with nothing queued and bytes in slabs are
  * taken.
