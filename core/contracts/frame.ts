@@ -71,7 +71,24 @@ export interface Framer {
   readonly format?: StreamFormat;
   /** The Content-Type listeners get when the operator set none (`video/h264`, `audio/ogg`, …). */
   readonly contentType?: string;
+  /**
+   * For a listener moved into this stream from another of the same format: a
+   * rewrite of what it is sent from here on so that this stream's timeline goes
+   * on from `seen`, the last frame it had there (as it had it). `start` is the
+   * frame it starts at, `before` the one before it when still known, `startMs`
+   * the duration of `start`. Undefined when the format needs none or this
+   * stream already goes on from there (most formats: a decoder takes a
+   * restarting timeline as the new stream it is).
+   */
+  continueFrom?(seen: Buffer, start: Buffer, before: Buffer | undefined, startMs: number): FrameRewrite | undefined;
 }
+
+/**
+ * Rewrites whole frames (or a stream header) for one listener; the input is
+ * shared with other listeners and must not be changed: a rewrite that changes
+ * bytes returns a copy.
+ */
+export type FrameRewrite = (frames: Buffer) => Buffer;
 
 export interface FramerOptions {
   /** The raw filter's frame size; for other filters the largest frame accepted (see `frameLimit`). */

@@ -221,8 +221,8 @@ export class Channel {
         cursor = this.resync(l, head, oldest);
         if (cursor >= head) continue;
       }
-      if (l.maxBytes || ring.headerAt(cursor) !== l.header || ring.headerChange > cursor) {
-        // The rare paths: a byte limit, a header to send first or a header change within what is owed.
+      if (l.maxBytes || l.rewrite || ring.headerAt(cursor) !== l.header || ring.headerChange > cursor) {
+        // The rare paths: a byte limit, a rewrite after a move, a header to send first or a header change within what is owed.
         this.writeFrom(l, cursor, head);
         if (l.closed) {
           // Ended and swap-removed: the listener moved into slot i is due now, and the list is one shorter.
@@ -436,9 +436,15 @@ export class Channel {
    */
   moveListener(l: Listener, to: Channel): boolean {
     if (to === this || to.closed || l.closed || l.channel !== this) return false;
+    // The last frame it had here, as it had it: the other stream's timeline may have to go on from it.
+    const raw = l.framesSent > 0 && l.cursor > this.ring.oldest ? this.ring.get(l.cursor - 1) : undefined;
+    const seen = raw && l.rewrite ? l.rewrite(raw) : raw;
     this.unlist(l);
     const ring = to.ring;
     const start = ring.prevSync(ring.head - 1, to.burstFloor);
+    l.rewrite = seen && start >= 0
+      ? to.source.continueFrom(seen, ring.get(start)!, start > ring.oldest ? ring.get(start - 1) : undefined, ring.durationOf(start))
+      : undefined;
     l.channel = to;
     l.cursor = start >= 0 ? start : ring.head;
     l.needsSync = start < 0;

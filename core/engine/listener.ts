@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Channel } from './channel.ts';
+import type { FrameRewrite } from '../contracts/frame.ts';
 import type { Payload } from './ring.ts';
 import { hold, release } from './slab.ts';
 import { Writers } from './writers.ts';
@@ -53,6 +54,12 @@ export class Listener {
   readonly protocol: string;
   readonly user: string | undefined;
   readonly transform: ((payload: Buffer) => Buffer) | undefined;
+  /**
+   * Set by a move into another stream whose timeline must go on from this
+   * listener's (`Framer.continueFrom`); applied before `transform`. A listener
+   * with one is written on the engine's own path, not by writer threads.
+   */
+  rewrite: FrameRewrite | undefined;
   readonly maxBytes: number;
   /** The socket's descriptor when writer threads may write to it (`core/engine/writers.ts`), else -1. */
   readonly fd: number;
@@ -115,10 +122,11 @@ export class Listener {
     if (this.pendingPreamble) this.sendPreamble();
     this.settle();
     if (Array.isArray(payload)) {
-      if (this.transform) return this.write(Buffer.concat(payload));
+      if (this.transform || this.rewrite) return this.write(Buffer.concat(payload));
       for (const frame of payload) this.bytesSent += frame.length;
       return this.send(payload);
     }
+    if (this.rewrite) payload = this.rewrite(payload);
     this.bytesSent += payload.length;
     this.send(this.transform ? this.transform(payload) : payload);
   }

@@ -1,5 +1,5 @@
 import type { Channel } from './channel.ts';
-import { SETTLE_MS, type FrameEmit, type Framer, type StreamFormat } from '../contracts/frame.ts';
+import { SETTLE_MS, type FrameEmit, type Framer, type FrameRewrite, type StreamFormat } from '../contracts/frame.ts';
 import { Pacer } from './pacer.ts';
 import { hold, release, SlabWriter, slabOf, slabPool } from './slab.ts';
 import type { OpenedSource, SourceSpec } from '../contracts/source.ts';
@@ -86,6 +86,11 @@ export class SourceRunner {
   /** What the filter recognised in the stream. */
   get format(): StreamFormat | undefined {
     return this.framer?.format;
+  }
+
+  /** A rewrite for a listener moved into this stream (`Framer.continueFrom`). */
+  continueFrom(seen: Buffer, start: Buffer, before: Buffer | undefined, startMs: number): FrameRewrite | undefined {
+    return this.framer?.continueFrom?.(seen, start, before, startMs);
   }
 
   /** The type listeners get when the operator set none: the filter's, else what the source declared. */

@@ -1,6 +1,7 @@
-import type { FrameEmit, Framer, FramerOptions, StreamFormat } from '../../core/contracts/frame.ts';
+import type { FrameEmit, Framer, FramerOptions, FrameRewrite, StreamFormat } from '../../core/contracts/frame.ts';
 import { frameLimit } from '../../core/contracts/frame.ts';
 import { describeParams, flacHeaderKind, granuleUnits, identify, isAudio, isTheoraKeyFrame, type OggStreamInfo } from './ogg-codecs.ts';
+import { continueTimeline, lastGranule } from './ogg-timeline.ts';
 import { BOS, CAPTURE, CONTINUED, EOS, examinePage, NOT_A_PAGE, OGG_MAX_PAGE, packetsEnding, pageHeader, pagePackets, type PageHeader } from './ogg-page.ts';
 
 /**
@@ -80,6 +81,14 @@ export class OggFramer implements Framer {
 
   constructor(options: FramerOptions) {
     this.maxPage = Math.min(frameLimit(options, OGG_MAX_PAGE), OGG_MAX_PAGE);
+  }
+
+  /** Audio-only, single-stream links go on from a listener's last granule position (`ogg-timeline.ts`). */
+  continueFrom(seen: Buffer, start: Buffer, before: Buffer | undefined, startMs: number): FrameRewrite | undefined {
+    const link = this.active;
+    const lead = link?.timeLead;
+    if (!link || !lead || link.streams.size !== 1 || !isAudio(lead.info) || !lead.info.rate) return undefined;
+    return continueTimeline(lastGranule(seen), start, before, lead.info.rate / 1000, startMs);
   }
 
   /** Memory held on behalf of the input: an incomplete page and the header pages of a link not yet complete. */
