@@ -41,6 +41,11 @@ export function textFrame(id: 'TIT2', text: string): Buffer {
 export function packedAudioTag(ticks: number, title: string | undefined): Buffer {
   const frames = [timestampFrame(ticks)];
   if (title) frames.push(textFrame('TIT2', title));
+  return id3Tag(frames);
+}
+
+/** Frames wrapped in an ID3v2.4 tag header (no flags). */
+export function id3Tag(frames: Buffer[]): Buffer {
   const body = Buffer.concat(frames);
   return Buffer.concat([Buffer.from('ID3', 'latin1'), Buffer.from([4, 0, 0]), synchsafe(body.length), body]);
 }

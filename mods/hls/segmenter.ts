@@ -2,6 +2,7 @@ import type { Channel } from '../../core/engine/channel.ts';
 import { mpegTimestamp, packedAudioTag } from './id3.ts';
 import { segmentKind, type SegmentKind } from './kind.ts';
 import { strongEtag, type Segment } from './segment.ts';
+import { addMetadataStream, firstPts, id3Pes, pesPackets, type MetadataHeader } from './ts-metadata.ts';
 
 export interface SegmenterSettings {
   targetDurationMs: number;
@@ -62,6 +63,10 @@ export class Segmenter {
   private readonly runStarts: number[] = [];
   private readonly timer: NodeJS.Timeout;
   private readonly waiters = new Set<() => void>();
+  /** Rewritten headers by the source's header they came from; the rewrite does not depend on the title. */
+  private readonly metadataHeaders = new WeakMap<Buffer, MetadataHeader | null>();
+  /** Continuity counter of the metadata PID: it runs on across segments, as a demuxer reading them in turn expects. */
+  private metadataCc = 0;
   lastRequestAt = Date.now();
   segmentsCut = 0;
   framesMissed = 0;
@@ -188,13 +193,31 @@ export class Segmenter {
     this.resumeFrom = seq;
   }
 
+  /** A TS segment's stream header and, when the channel has a title, the title as timed ID3 metadata after it. */
+  private tsLead(p: Pending): Buffer[] {
+    const title = this.channel.info.title;
+    if (!p.header) return [];
+    if (!title) return [p.header];
+    let meta = this.metadataHeaders.get(p.header);
+    if (meta === undefined) {
+      meta = addMetadataStream(p.header) ?? null;
+      this.metadataHeaders.set(p.header, meta);
+    }
+    const pts = meta ? firstPts(p.parts, meta.mediaPids) : undefined;
+    // Without a PTS to time it by, the tag would float: the segment stays as the source made it.
+    if (!meta || pts === undefined) return [p.header];
+    const { packets, nextCc } = pesPackets(id3Pes(title, pts), meta.pid, this.metadataCc);
+    this.metadataCc = nextCc;
+    return [meta.header, packets];
+  }
+
   private cut(): void {
     const p = this.pending;
     const kind = this.kind;
     this.pending = undefined;
     if (!p || !kind || p.parts.length === 0) return;
-    const lead = kind.packed ? packedAudioTag(mpegTimestamp(p.startMediaMs), this.channel.info.title) : p.header;
-    const body = Buffer.concat(lead ? [lead, ...p.parts] : p.parts);
+    const lead = kind.packed ? [packedAudioTag(mpegTimestamp(p.startMediaMs), this.channel.info.title)] : this.tsLead(p);
+    const body = Buffer.concat([...lead, ...p.parts]);
     const segment: Segment = {
       sequence: this.nextSequence++,
       kind,

@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ADMIN, hlsStats, noFfmpeg, parsePlaylist, run, SOURCES, startHlsServer, type HlsServer } from './hls-lib.ts';
@@ -133,6 +137,36 @@ describe('HLS of live MP3, ADTS AAC and MPEG-TS channels', { skip: noFfmpeg, tim
       if (!found) await sleep(500);
     }
     assert.ok(found, 'a segment cut after the update carries TIT2 with the title inside its ID3 tag');
+  });
+
+  test('the channel\'s title rides in TS segments as a timed ID3 stream that ffmpeg reads cleanly', { timeout: 30_000 }, async () => {
+    const title = 'TS Artist – Title';
+    const auth = `Basic ${Buffer.from(`${ADMIN.user}:${ADMIN.password}`).toString('base64')}`;
+    const set = await fetch(`${hls.base}/admin/metadata?mount=/ts&mode=updinfo&song=${encodeURIComponent(title)}`, { headers: { Authorization: auth } });
+    assert.equal(set.status, 200, 'title set');
+    const dir = mkdtempSync(join(tmpdir(), 'streamserve-hls-id3-'));
+    try {
+      const deadline = Date.now() + 8000;
+      let body = Buffer.alloc(0);
+      while (!body.includes(Buffer.from(title, 'utf8')) && Date.now() < deadline) {
+        const newest = parsePlaylist(await (await fetch(`${hls.base}/ts/index.m3u8`)).text()).segments.at(-1)!;
+        body = Buffer.from(await (await fetch(`${hls.base}/ts/${newest.uri}`)).arrayBuffer());
+        if (!body.includes(Buffer.from(title, 'utf8'))) await sleep(500);
+      }
+      assert.ok(body.includes(Buffer.from(title, 'utf8')), 'a TS segment cut after the update holds the title');
+      const file = join(dir, 'seg.ts');
+      writeFileSync(file, body);
+      const probe = spawnSync('ffprobe', ['-v', 'error', '-show_streams', file], { encoding: 'utf8' });
+      assert.match(probe.stdout, /codec_name=timed_id3/, `ffprobe shows a timed_id3 stream:\n${probe.stdout}${probe.stderr}`);
+      const decoded = await run('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'], 20_000);
+      assert.equal(decoded.code, 0, `ffmpeg exit ${decoded.code}`);
+      assert.equal(decoded.stderr, '', 'ffmpeg reads the segment silently');
+      const played = await run('ffmpeg', ['-v', 'error', '-i', `${hls.base}/ts/index.m3u8`, '-t', '4', '-f', 'null', '-'], 20_000);
+      assert.equal(played.code, 0, `ffmpeg exit ${played.code}: ${played.stderr}`);
+      assert.equal(played.stderr, '', 'ffmpeg plays the TS playlist silently');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a channel HLS cannot carry is named in a 404', { timeout: 5000 }, async () => {
