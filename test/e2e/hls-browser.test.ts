@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { noFfmpeg, SOURCES, startHlsServer, type HlsServer } from './hls-lib.ts';
+import { ADMIN, noFfmpeg, SOURCES, startHlsServer, type HlsServer } from './hls-lib.ts';
+
+/** Set on every channel: hls.js must surface it as timed metadata (ID3 in packed audio and in TS). */
+const TITLE = 'Station ID - Morning Show';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -40,12 +43,13 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>hls</title>
 <audio id="a" muted></audio>
 <script src="/hls.min.js"></script>
 <script>
-  window.report = { errors: [], fragments: 0, types: [] };
+  window.report = { errors: [], fragments: 0, types: [], metadata: [] };
   const src = new URLSearchParams(location.search).get('src');
   const audio = document.getElementById('a');
   const hls = new Hls({ enableWorker: false });
   hls.on(Hls.Events.ERROR, (_e, d) => { if (d.fatal) window.report.errors.push(d.type + ': ' + d.details); });
   hls.on(Hls.Events.FRAG_BUFFERED, () => { window.report.fragments++; });
+  hls.on(Hls.Events.FRAG_PARSING_METADATA, (_e, d) => { for (const m of d.samples) window.report.metadata.push(new TextDecoder().decode(m.data)); });
   hls.on(Hls.Events.BUFFER_CODECS, (_e, d) => { for (const t of Object.values(d)) if (t && t.container) window.report.types.push(t.container + ';' + t.codec); });
   hls.loadSource(src);
   hls.attachMedia(audio);
@@ -70,6 +74,11 @@ describe('HLS in headless Chromium through hls.js', { skip, timeout: 90_000 }, (
   let context: BrowserContext;
   before(async () => {
     hls = await startHlsServer(SOURCES);
+    const auth = `Basic ${Buffer.from(`${ADMIN.user}:${ADMIN.password}`).toString('base64')}`;
+    for (const name of ['aac', 'mp3', 'ts']) {
+      const res = await fetch(`${hls.base}/admin/metadata?mount=/${name}&mode=updinfo&song=${encodeURIComponent(TITLE)}`, { headers: { Authorization: auth } });
+      assert.equal(res.status, 200, `title set on /${name}`);
+    }
     // The page and hls.js come from another origin than the streams, so CORS is tested too.
     const script = readFileSync(hlsJs!);
     pages = createServer((req, res) => {
@@ -96,11 +105,12 @@ describe('HLS in headless Chromium through hls.js', { skip, timeout: 90_000 }, (
       await page.goto(`${pageBase}/?src=${encodeURIComponent(`${hls.base}/${name}/index.m3u8`)}`, { timeout: 10_000 });
       // A string, not a function: tsx would wrap a function's inner closures in a helper the page lacks.
       const played = await page.evaluate(WAIT_FOR_PLAYBACK) as number;
-      const report = await page.evaluate('window.report') as { errors: string[]; fragments: number; types: string[] };
+      const report = await page.evaluate('window.report') as { errors: string[]; fragments: number; types: string[]; metadata: string[] };
       assert.ok(played > 3, `played ${played} s`);
       t.diagnostic(`${name}: played ${played.toFixed(1)} s as ${report.types.join(', ')}`);
       assert.deepEqual(report.errors, [], 'hls.js reported no fatal error');
       assert.ok(report.fragments >= 2, `${report.fragments} fragments buffered`);
+      assert.ok(report.metadata.some((m) => m.includes(TITLE)), `hls.js surfaced the title as timed metadata (${report.metadata.length} samples)`);
       assert.deepEqual(pageErrors, []);
       await page.close();
     });
