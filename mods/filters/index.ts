@@ -16,6 +16,8 @@ import { sniffWebm, WebmFramer } from './webm.ts';
 
 // The filters module's public contract: what other modules may import (as `../filters/index.ts`).
 export { MAX_MPEG_FRAME } from './mp3.ts';
+// MPEG-TS tables, for modules that rewrite a transport stream's PMT (HLS timed metadata).
+export { crc32Mpeg, PACKET, parsePat, parsePmt, SectionReader } from './mpegts-psi.ts';
 
 interface FilterEntry {
   /** What users type: the name, then its aliases. */

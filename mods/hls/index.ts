@@ -23,6 +23,8 @@ export default defineModule<HlsSettings>({
   name: 'hls',
   description: 'HLS playlists and segments for MP3, ADTS AAC and MPEG-TS channels',
   needs: ['http'],
+  // Its TS timed metadata reads MPEG-TS tables with the filters' parsers (code only: no service).
+  uses: ['filters'],
   schema: {
     type: 'object',
     additionalProperties: false,

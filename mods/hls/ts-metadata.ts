@@ -5,7 +5,7 @@
  * naming ID3, and a private_stream_1 PES on that PID carries an ID3v2.4 tag,
  * timed by its PTS to the segment's first media PES.
  */
-import { crc32Mpeg, PACKET, parsePat, parsePmt, SectionReader } from '../filters/mpegts-psi.ts';
+import { crc32Mpeg, PACKET, parsePat, parsePmt, SectionReader } from '../filters/index.ts';
 import { id3Tag, textFrame } from './id3.ts';
 
 const METADATA_STREAM_TYPE = 0x15;
