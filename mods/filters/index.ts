@@ -18,6 +18,7 @@ import { sniffWebm, WebmFramer } from './webm.ts';
 export { MAX_MPEG_FRAME } from './mp3.ts';
 // MPEG-TS tables, for modules that rewrite a transport stream's PMT (HLS timed metadata).
 export { crc32Mpeg, PACKET, parsePat, parsePmt, SectionReader } from './mpegts-psi.ts';
+export { timestamp as pesTimestamp } from './mpegts.ts';
 
 interface FilterEntry {
   /** What users type: the name, then its aliases. */

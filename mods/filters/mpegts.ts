@@ -404,7 +404,7 @@ function readPes(buf: Buffer, p: number, end: number): { ts: number | undefined;
 }
 
 /** A 33-bit PTS/DTS spread over 5 bytes with marker bits. */
-function timestamp(buf: Buffer, p: number): number {
+export function timestamp(buf: Buffer, p: number): number {
   return ((buf[p]! >> 1) & 7) * 2 ** 30 + ((buf[p + 1]! << 7) | (buf[p + 2]! >> 1)) * 2 ** 15 + ((buf[p + 3]! << 7) | (buf[p + 4]! >> 1));
 }
 

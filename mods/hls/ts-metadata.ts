@@ -5,7 +5,7 @@
  * naming ID3, and a private_stream_1 PES on that PID carries an ID3v2.4 tag,
  * timed by its PTS to the segment's first media PES.
  */
-import { crc32Mpeg, PACKET, parsePat, parsePmt, SectionReader } from '../filters/index.ts';
+import { crc32Mpeg, PACKET, parsePat, parsePmt, pesTimestamp, SectionReader } from '../filters/index.ts';
 import { id3Tag, textFrame } from './id3.ts';
 
 const METADATA_STREAM_TYPE = 0x15;
@@ -147,14 +147,10 @@ export function firstPts(parts: Buffer[], pids: Set<number>): number | undefined
       const at = payloadStart(packet);
       if (at + 14 > PACKET || packet[at] !== 0 || packet[at + 1] !== 0 || packet[at + 2] !== 1) continue;
       if ((packet[at + 6]! & 0xc0) !== 0x80 || !(packet[at + 7]! & 0x80)) continue;
-      return readTimestamp(packet, at + 9);
+      return pesTimestamp(packet, at + 9);
     }
   }
   return undefined;
-}
-
-function readTimestamp(b: Buffer, p: number): number {
-  return ((b[p]! >> 1) & 7) * 2 ** 30 + ((b[p + 1]! << 7) | (b[p + 2]! >> 1)) * 2 ** 15 + ((b[p + 3]! << 7) | (b[p + 4]! >> 1));
 }
 
 /** A PTS in the 5-byte form with marker bits, '0010' prefixed: PTS only. */

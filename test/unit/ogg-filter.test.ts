@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MAX_HEADER_BYTES, OggFramer, sniffOgg } from '../../mods/filters/ogg.ts';
 import { chop, rng } from '../helpers/random.ts';
+import { oggCrcBitwise } from '../helpers/ogg-crc.ts';
 
 // Pages are taken apart and made here from RFC 3533 alone (a bitwise CRC, the
 // segment table), independently of the filter's own code.
@@ -15,14 +16,7 @@ const encoders = ffmpeg.status === 0 ? ffmpeg.stdout : '';
 const noFfmpeg = ffmpeg.status === 0 ? false : 'ffmpeg is not installed';
 const skipUnless = (encoder: string) => noFfmpeg || (new RegExp(`\\b${encoder}\\b`).test(encoders) ? false : `this ffmpeg has no ${encoder} encoder`);
 
-function crc(page: Buffer): number {
-  let r = 0;
-  for (const byte of page) {
-    r ^= byte << 24;
-    for (let k = 0; k < 8; k++) r = r & 0x80000000 ? (r << 1) ^ 0x04c11db7 : r << 1;
-  }
-  return r >>> 0;
-}
+const crc = oggCrcBitwise;
 
 interface PageSpec { flags?: number; granule?: bigint; serial: number; seq: number; lacing: number[]; body: Buffer }
 

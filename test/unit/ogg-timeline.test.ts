@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { continueTimeline, lastGranule, shiftGranules } from '../../mods/filters/ogg-timeline.ts';
+import { oggCrcBitwise } from '../helpers/ogg-crc.ts';
 
 // Pages are made here from RFC 3533 alone (a bitwise CRC), independently of the filter's code.
-function crc(page: Buffer): number {
-  let r = 0;
-  for (const byte of page) {
-    r ^= byte << 24;
-    for (let k = 0; k < 8; k++) r = r & 0x80000000 ? (r << 1) ^ 0x04c11db7 : r << 1;
-  }
-  return r >>> 0;
-}
+const crc = oggCrcBitwise;
 
 function page(granule: bigint, body = Buffer.from('audio packet')): Buffer {
   const head = Buffer.alloc(28);
